@@ -1,0 +1,55 @@
+# Every user command of the project. The first `make run` or `make test` builds the
+# environment from uv.lock (needs only Python >= 3.11, make and the package index).
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+export KEDRO_DISABLE_TELEMETRY := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export KEDRO_LOGGING_CONFIG := conf/logging.yml
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+
+ROWS ?= 2000
+SEED ?= 2026
+
+.PHONY: help install run test lint data viz clean
+.DEFAULT_GOAL := help
+
+help:  ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+install: $(VENV)/.synced  ## Create .venv from uv.lock (idempotent)
+
+run: install  ## Run the default pipeline on data/01_raw/customers.csv
+	$(BIN)/kedro run
+
+test: install  ## Run the test suite
+	$(BIN)/pytest
+
+lint: install  ## Check style with ruff
+	$(BIN)/ruff check src tests
+
+data: install  ## Regenerate data/01_raw/customers.csv (ROWS=2000 SEED=2026 OUT=...)
+	$(BIN)/python -m customer_segmentation.data_generator --rows $(ROWS) --seed $(SEED) \
+		--output $(or $(OUT),data/01_raw/customers.csv)
+
+viz: install  ## Browse the pipelines in kedro-viz
+	$(BIN)/kedro viz run
+
+clean:  ## Remove the environment and every pipeline output (keeps data/01_raw)
+	rm -rf $(VENV) $(TOOLS)
+	find data -mindepth 2 -not -path 'data/01_raw/*' -not -name .gitkeep -delete

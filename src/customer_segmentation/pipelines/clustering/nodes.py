@@ -1,0 +1,156 @@
+"""Nodes of the K-Means k sweep, k choice, final fit and segment assignment."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from kneed import KneeLocator
+from sklearn.cluster import KMeans
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+logger = logging.getLogger(__name__)
+
+
+def sweep_k(model_input: pd.DataFrame, kmeans: dict[str, Any], id_column: str) -> pd.DataFrame:
+    """Fit K-Means for every k in ``k_min..k_max`` and score each fit.
+
+    Silhouette is computed on a seeded sample of ``silhouette_sample_size`` rows when the
+    data is larger (it is quadratic in rows); the other scores use every row.
+
+    Args:
+        model_input: Model features with the identifier column.
+        kmeans: The ``kmeans`` parameters.
+        id_column: Name of the identifier column, left out of the features.
+
+    Returns:
+        One row per k: ``k``, ``inertia``, ``silhouette``, ``calinski_harabasz``,
+        ``davies_bouldin``, ``fit_seconds``.
+    """
+    features = _features(model_input, id_column)
+    ks = range(kmeans["k_min"], kmeans["k_max"] + 1)
+    sample_size = kmeans["silhouette_sample_size"]
+    sample_size = sample_size if len(features) > sample_size else None
+    rows, started = [], time.perf_counter()
+    for done, k in enumerate(ks, start=1):
+        fit_started = time.perf_counter()
+        model = _kmeans(k, kmeans).fit(features)
+        labels = model.labels_
+        rows.append({
+            "k": k,
+            "inertia": float(model.inertia_),
+            "silhouette": float(silhouette_score(
+                features, labels, sample_size=sample_size, random_state=kmeans["random_state"])),
+            "calinski_harabasz": float(calinski_harabasz_score(features, labels)),
+            "davies_bouldin": float(davies_bouldin_score(features, labels)),
+            "fit_seconds": time.perf_counter() - fit_started,
+        })
+        elapsed = time.perf_counter() - started
+        logger.info(
+            "k sweep: k=%d done (%d of %d) in %.1f s; elapsed %.1f s, about %.0f s left",
+            k, done, len(ks), rows[-1]["fit_seconds"], elapsed, elapsed / done * (len(ks) - done),
+        )
+    return pd.DataFrame(rows)
+
+
+def choose_k(k_selection: pd.DataFrame, kmeans: dict[str, Any]) -> int:
+    """Pick the number of segments.
+
+    ``kmeans.k`` as an integer is used as is. ``auto`` takes the knee of the inertia curve
+    found by kneed (convex, decreasing, sensitivity ``knee_sensitivity``; kneed's offline
+    mode returns the first knee, i.e. the smallest such k). When kneed finds no knee, the k
+    with the highest silhouette is taken, the smaller k on a tie.
+
+    Args:
+        k_selection: The k sweep's scores.
+        kmeans: The ``kmeans`` parameters.
+
+    Returns:
+        The chosen k.
+    """
+    if kmeans["k"] != "auto":
+        k = int(kmeans["k"])
+        if k < 2:
+            raise ValueError(f"kmeans.k must be at least 2 or 'auto', got {kmeans['k']!r}")
+        logger.info("Using k=%d from the parameters", k)
+        return k
+    sweep = k_selection.sort_values("k")
+    knee = KneeLocator(
+        sweep["k"], sweep["inertia"], S=kmeans["knee_sensitivity"],
+        curve="convex", direction="decreasing",
+    ).knee
+    if knee is not None:
+        logger.info("Chose k=%d at the knee of the inertia curve", knee)
+        return int(knee)
+    best = sweep.loc[sweep["silhouette"].idxmax(), "k"]  # idxmax keeps the first (smaller k)
+    logger.info("No knee in the inertia curve; chose k=%d with the highest silhouette", best)
+    return int(best)
+
+
+def train_kmeans(
+    model_input: pd.DataFrame, k: int, kmeans: dict[str, Any], id_column: str
+) -> KMeans:
+    """Fit the final K-Means with ``k`` clusters, numbered by a stable rule.
+
+    Segment ids are ordered by segment size, largest first; equal sizes are ordered by
+    their centroids' coordinates. Reruns on the same data therefore give the same ids, even
+    where K-Means itself would number the clusters differently.
+
+    Args:
+        model_input: Model features with the identifier column.
+        k: Number of clusters.
+        kmeans: The ``kmeans`` parameters.
+        id_column: Name of the identifier column, left out of the features.
+
+    Returns:
+        The fitted model; ``predict`` returns the ordered segment ids.
+    """
+    started = time.perf_counter()
+    model = _kmeans(k, kmeans).fit(_features(model_input, id_column))
+    _renumber_by_size(model)
+    logger.info(
+        "Fitted K-Means with k=%d on %d customers in %.1f s (inertia %.4g); segment sizes %s",
+        k, len(model_input), time.perf_counter() - started, model.inertia_,
+        np.bincount(model.labels_).tolist(),
+    )
+    return model
+
+
+def assign_segments(model_input: pd.DataFrame, kmeans_model: KMeans, id_column: str) -> pd.DataFrame:
+    """Give every customer its segment.
+
+    Args:
+        model_input: Model features with the identifier column.
+        kmeans_model: The fitted model.
+        id_column: Name of the identifier column.
+
+    Returns:
+        ``id_column`` and ``segment`` (int), one row per customer, in input order.
+    """
+    segments = kmeans_model.predict(_features(model_input, id_column))
+    return pd.DataFrame({id_column: model_input[id_column].to_numpy(), "segment": segments})
+
+
+def _kmeans(k: int, kmeans: dict[str, Any]) -> KMeans:
+    return KMeans(
+        n_clusters=k, n_init=kmeans["n_init"], max_iter=kmeans["max_iter"],
+        random_state=kmeans["random_state"],
+    )
+
+
+def _features(model_input: pd.DataFrame, id_column: str) -> np.ndarray:
+    return model_input.drop(columns=id_column).to_numpy(dtype="float64")
+
+
+def _renumber_by_size(model: KMeans) -> None:
+    """Renumber clusters in place: largest first, ties by centroid coordinates."""
+    sizes = np.bincount(model.labels_, minlength=model.n_clusters)
+    keys = [*model.cluster_centers_.T[::-1], -sizes]  # lexsort: last key is the primary one
+    order = np.lexsort(keys)
+    new_id = np.empty_like(order)
+    new_id[order] = np.arange(len(order))
+    model.cluster_centers_ = model.cluster_centers_[order]
+    model.labels_ = new_id[model.labels_].astype(model.labels_.dtype)

@@ -1,0 +1,29 @@
+"""The ``data_processing`` pipeline: raw → validated primary customers + rejected rows."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import enforce_rejected_share, validate_customers
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the data processing pipeline."""
+    return Pipeline(
+        [
+            Node(
+                validate_customers,
+                inputs=["customers_raw", "params:raw_schema", "params:raw_data_path"],
+                outputs=["customers_validated", "customers_rejected", "data_quality_summary"],
+                name="validate_customers",
+            ),
+            Node(
+                enforce_rejected_share,
+                inputs=[
+                    "customers_validated",
+                    "data_quality_summary",
+                    "params:data_quality.max_rejected_share",
+                ],
+                outputs="customers_primary",
+                name="enforce_rejected_share",
+            ),
+        ]
+    )

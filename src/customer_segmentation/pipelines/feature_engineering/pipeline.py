@@ -1,0 +1,25 @@
+"""The ``feature_engineering`` pipeline: primary customers → preprocessor + model input."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import build_model_input, fit_preprocessor
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the feature engineering pipeline."""
+    return Pipeline(
+        [
+            Node(
+                fit_preprocessor,
+                inputs=["customers_primary", "params:features", "params:raw_schema"],
+                outputs="preprocessor",
+                name="fit_preprocessor",
+            ),
+            Node(
+                build_model_input,
+                inputs=["customers_primary", "preprocessor", "params:raw_schema.id_column"],
+                outputs="model_input",
+                name="build_model_input",
+            ),
+        ]
+    )

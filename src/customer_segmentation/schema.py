@@ -1,0 +1,211 @@
+"""The raw customer schema from ``conf/`` and the row checks it implies.
+
+``raw_schema`` in ``parameters_data_processing.yml`` is the one source of truth for the
+raw table. This module turns it into typed objects and checks a raw DataFrame against it,
+vectorised, so that the same rules serve the ``data_processing`` pipeline, batch
+scoring and the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+Kind = Literal["identifier", "numeric", "binary", "ordinal", "nominal"]
+CATEGORICAL_KINDS = ("binary", "ordinal", "nominal")
+
+# Rule names, as counted in the data-quality summary.
+MISSING_VALUE = "missing_value"
+WRONG_TYPE = "wrong_type"
+UNKNOWN_CODE = "unknown_code"
+OUT_OF_RANGE = "out_of_range"
+DUPLICATE_ID = "duplicate_id"
+ROW_RULES = (MISSING_VALUE, WRONG_TYPE, UNKNOWN_CODE, OUT_OF_RANGE, DUPLICATE_ID)
+
+
+class RawDataError(ValueError):
+    """A problem with a whole raw file: it cannot be used at all."""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One raw column as declared in ``raw_schema.columns``.
+
+    Attributes:
+        name: Column name in the raw file.
+        kind: ``identifier``, ``numeric``, ``binary``, ``ordinal`` or ``nominal``.
+        dtype: ``int``, ``float`` or ``str``; categorical columns take their codes' type.
+        codes: Allowed codes and their legend labels, in legend order (categoricals only).
+        min: Smallest allowed value (numeric only), or ``None``.
+        max: Largest allowed value (numeric only), or ``None``.
+    """
+
+    name: str
+    kind: Kind
+    dtype: str
+    codes: dict[Any, str] = field(default_factory=dict)
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def is_numeric_typed(self) -> bool:
+        """Whether raw values must parse as numbers."""
+        return self.dtype in ("int", "float")
+
+    @classmethod
+    def from_params(cls, name: str, params: Mapping[str, Any]) -> ColumnSpec:
+        """Build a column spec from its ``raw_schema.columns.<name>`` entry."""
+        kind = params["kind"]
+        if kind not in ("identifier", "numeric", *CATEGORICAL_KINDS):
+            raise ValueError(f"raw_schema column {name!r}: unknown kind {kind!r}")
+        codes = dict(params.get("codes") or {})
+        if kind in CATEGORICAL_KINDS:
+            if not codes:
+                raise ValueError(f"raw_schema column {name!r}: a {kind} column needs `codes`")
+            dtype = "int" if all(isinstance(code, int) for code in codes) else "str"
+            codes = {(code if dtype == "int" else str(code)): label for code, label in codes.items()}
+        else:
+            dtype = params.get("dtype", "float" if kind == "numeric" else "str")
+        if dtype not in ("int", "float", "str"):
+            raise ValueError(f"raw_schema column {name!r}: unknown dtype {dtype!r}")
+        return cls(name, kind, dtype, codes, params.get("min"), params.get("max"))
+
+
+@dataclass(frozen=True)
+class RawSchema:
+    """The raw table: its identifier column and every required column."""
+
+    id_column: str
+    columns: dict[str, ColumnSpec]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> RawSchema:
+        """Build the schema from the ``raw_schema`` parameter."""
+        columns = {
+            name: ColumnSpec.from_params(name, spec) for name, spec in params["columns"].items()
+        }
+        id_column = params["id_column"]
+        if columns.get(id_column) is None or columns[id_column].kind != "identifier":
+            raise ValueError(f"raw_schema: id_column {id_column!r} must be an identifier column")
+        return cls(id_column, columns)
+
+    def missing_columns(self, frame: pd.DataFrame) -> list[str]:
+        """Names of required columns absent from ``frame``, in schema order."""
+        return [name for name in self.columns if name not in frame.columns]
+
+
+@dataclass
+class RowCheck:
+    """What checking rows against the schema found.
+
+    Attributes:
+        typed: The schema's columns cast to their declared types; rows that failed hold
+            whatever could be parsed (use ``valid`` to select the good ones).
+        valid: Boolean mask, True for rows that passed every rule.
+        reasons: For each failed row (by index label), every rule it broke, ``; ``-joined.
+        counts: Violations per rule and column: ``{rule: {column: count}}``.
+    """
+
+    typed: pd.DataFrame
+    valid: np.ndarray
+    reasons: pd.Series
+    counts: dict[str, dict[str, int]]
+
+
+def check_rows(raw: pd.DataFrame, schema: RawSchema) -> RowCheck:
+    """Check every row of ``raw`` against the schema, without dropping any.
+
+    Rules, per column: a value is present; it parses as the declared type (integers have
+    no fractional part); a categorical value is one of the legend's codes; a number lies
+    within ``[min, max]``. The identifier must also be unique: later repeats of an ID are
+    rejected, the first occurrence is kept.
+
+    Args:
+        raw: Raw customers; must hold every schema column (see ``missing_columns``).
+        schema: The raw schema.
+
+    Returns:
+        The typed columns, the validity mask, per-row reasons and per-rule counts.
+    """
+    typed: dict[str, pd.Series] = {}
+    findings: list[tuple[str, str, pd.Series]] = []  # (rule, column, message per bad row)
+
+    def flag(rule: str, column: str, mask: pd.Series, shown: pd.Series, text: str) -> None:
+        """Record ``text`` (with ``{value}`` filled from ``shown``) for each masked row."""
+        if not mask.any():
+            return
+        before, placeholder, after = text.partition("{value}")
+        if placeholder:
+            messages = before + _show(shown[mask]) + after
+        else:
+            messages = pd.Series(text, index=shown.index[mask], dtype="object")
+        findings.append((rule, column, messages.rename(None)))
+
+    for name, spec in schema.columns.items():
+        values = raw[name]
+        missing = values.isna()
+        flag(MISSING_VALUE, name, missing, values, f"{name}: missing value")
+        if spec.is_numeric_typed:
+            column = pd.to_numeric(values, errors="coerce").astype("float64")
+            wrong_type = column.isna() & ~missing
+            if spec.dtype == "int":
+                wrong_type |= column.notna() & (np.floor(column) != column)
+            expected = "an integer" if spec.dtype == "int" else "a number"
+            flag(WRONG_TYPE, name, wrong_type, values, f"{name}: {{value}} is not {expected}")
+            column = column.where(~wrong_type)
+        else:
+            column = values.astype("str").where(~missing)
+        if spec.codes:
+            unknown = column.notna() & ~column.isin(list(spec.codes))
+            allowed = ", ".join(map(str, spec.codes))
+            flag(UNKNOWN_CODE, name, unknown, column,
+                 f"{name}: code {{value}} is not in the legend ({allowed})")
+        if spec.min is not None or spec.max is not None:
+            low = -np.inf if spec.min is None else spec.min
+            high = np.inf if spec.max is None else spec.max
+            outside = column.notna() & ((column < low) | (column > high))
+            flag(OUT_OF_RANGE, name, outside, column,
+                 f"{name}: {{value}} is outside [{_number(low)}, {_number(high)}]")
+        typed[name] = column
+
+    ids = typed[schema.id_column]
+    duplicated = ids.notna() & ids.duplicated(keep="first")
+    flag(DUPLICATE_ID, schema.id_column, duplicated, ids,
+         f"{schema.id_column}: {{value}} repeats an earlier row's ID")
+
+    typed_frame = pd.DataFrame(typed, index=raw.index)
+    reasons = _join_reasons([messages for _, _, messages in findings], raw.index)
+    counts: dict[str, dict[str, int]] = {}
+    for rule, column, messages in findings:
+        counts.setdefault(rule, {})[column] = len(messages)
+    valid = ~raw.index.isin(reasons.index)
+    return RowCheck(typed_frame, valid, reasons, counts)
+
+
+def cast_valid_rows(typed: pd.DataFrame, schema: RawSchema) -> pd.DataFrame:
+    """Give rows that passed ``check_rows`` their final dtypes (int64, float64 or str)."""
+    dtypes = {"int": "int64", "float": "float64", "str": "str"}
+    return typed.astype({name: dtypes[spec.dtype] for name, spec in schema.columns.items()})
+
+
+def _show(values: pd.Series) -> pd.Series:
+    """Render offending values for a message: text quoted, whole floats without ``.0``."""
+    return values.map(lambda value: repr(value) if isinstance(value, str) else _number(value))
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _join_reasons(messages: list[pd.Series], index: pd.Index) -> pd.Series:
+    if not messages:
+        return pd.Series([], index=index[:0], dtype="object", name="reason")
+    stacked = pd.concat(messages)
+    joined = stacked.groupby(level=0, sort=False).agg("; ".join)
+    return joined.reindex(index[index.isin(joined.index)]).rename("reason")

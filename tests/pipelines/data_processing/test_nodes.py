@@ -1,0 +1,124 @@
+"""The data_processing nodes: PRODUCT §5's whole-file and row rules, one test each."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from customer_segmentation.pipelines.data_processing.nodes import (
+    RejectedShareError,
+    enforce_rejected_share,
+    validate_customers,
+)
+from customer_segmentation.schema import RawDataError
+
+PATH = "data/01_raw/customers.csv"
+
+
+def _validate(raw, raw_schema):
+    return validate_customers(raw, raw_schema, PATH)
+
+
+def _with_value(raw: pd.DataFrame, row: int, column: str, value) -> pd.DataFrame:
+    bad = raw.astype({column: "object"})
+    bad.loc[row, column] = value
+    return bad
+
+
+def test_valid_rows_pass_with_schema_dtypes(raw_customers, raw_schema):
+    primary, rejected, summary = _validate(raw_customers, raw_schema)
+    assert len(primary) == len(raw_customers) and rejected.empty
+    assert list(primary.columns) == list(raw_schema["columns"])
+    assert primary["Income"].dtype == "float64" and primary["Sex"].dtype == "int64"
+    assert summary == {
+        "raw_data_path": PATH, "rows_raw": 300, "rows_primary": 300, "rows_rejected": 0,
+        "rejected_share": 0.0, "violations": {},
+    }
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "rule", "reason"),
+    [
+        ("Age", None, "missing_value", "Age: missing value"),
+        ("Income", "abc", "wrong_type", "Income: 'abc' is not a number"),
+        ("Age", 34.5, "wrong_type", "Age: 34.5 is not an integer"),
+        ("Education", 7, "unknown_code", "Education: code 7 is not in the legend (0, 1, 2, 3)"),
+        ("Sex", "f", "wrong_type", "Sex: 'f' is not an integer"),
+        ("Age", 150, "out_of_range", "Age: 150 is outside [18, 100]"),
+        ("Income", -5, "out_of_range", "Income: -5 is outside [0, 10000000]"),
+    ],
+)
+def test_each_row_rule_quarantines_the_row_with_its_reason(
+    raw_customers, raw_schema, column, value, rule, reason
+):
+    raw = _with_value(raw_customers, 42, column, value)
+    primary, rejected, summary = _validate(raw, raw_schema)
+    assert len(primary) + len(rejected) == len(raw)
+    assert rejected[["raw_row", "reason"]].to_dict("records") == [{"raw_row": 42, "reason": reason}]
+    assert summary["violations"] == {rule: {column: 1}}
+    assert raw.loc[42, "ID"] not in set(primary["ID"])
+
+
+def test_duplicate_id_keeps_the_first_and_rejects_the_repeat(raw_customers, raw_schema):
+    raw = raw_customers.copy()
+    raw.loc[10, "ID"] = raw.loc[3, "ID"]
+    primary, rejected, summary = _validate(raw, raw_schema)
+    assert rejected["raw_row"].tolist() == [10]
+    assert rejected["reason"].item() == f"ID: {raw.loc[3, 'ID']} repeats an earlier row's ID"
+    assert primary["ID"].is_unique and len(primary) == len(raw) - 1
+    assert summary["violations"] == {"duplicate_id": {"ID": 1}}
+
+
+def test_a_row_breaking_several_rules_lists_every_reason(raw_customers, raw_schema):
+    raw = _with_value(_with_value(raw_customers, 5, "Sex", 3), 5, "Age", 12)
+    _, rejected, summary = _validate(raw, raw_schema)
+    assert rejected["reason"].item() == (
+        "Sex: code 3 is not in the legend (0, 1); Age: 12 is outside [18, 100]"
+    )
+    assert summary["rows_rejected"] == 1
+    assert summary["violations"] == {"unknown_code": {"Sex": 1}, "out_of_range": {"Age": 1}}
+
+
+def test_rejected_rows_keep_their_raw_values(raw_customers, raw_schema):
+    raw = _with_value(raw_customers, 8, "Income", "n/a?")
+    _, rejected, _ = _validate(raw, raw_schema)
+    assert rejected.loc[0, "Income"] == "n/a?"
+    assert rejected.loc[0, "ID"] == raw.loc[8, "ID"]
+
+
+def test_missing_required_column_stops_naming_file_and_column(raw_customers, raw_schema):
+    with pytest.raises(RawDataError, match=r"'data/01_raw/customers.csv' lacks required column\(s\) 'Income'.*expects"):
+        _validate(raw_customers.drop(columns="Income"), raw_schema)
+
+
+def test_header_without_rows_stops_naming_the_file(raw_customers, raw_schema):
+    with pytest.raises(RawDataError, match="'data/01_raw/customers.csv' has a header but no data rows"):
+        _validate(raw_customers.iloc[:0], raw_schema)
+
+
+def test_extra_columns_are_ignored(raw_customers, raw_schema, caplog):
+    raw = raw_customers.assign(Notes="x")
+    primary, rejected, _ = _validate(raw, raw_schema)
+    assert "Notes" not in primary.columns and rejected.empty
+    assert "Ignoring columns not in raw_schema: Notes" in caplog.text
+
+
+def test_rejected_share_above_threshold_fails_loudly(raw_customers, raw_schema):
+    raw = raw_customers.astype({"Age": "float64"})
+    raw.loc[:20, "Age"] = np.nan  # 21 of 300 = 7 %
+    primary, _, summary = _validate(raw, raw_schema)
+    with pytest.raises(RejectedShareError, match=r"21 of 300 rows \(7.0%\).*above .*5.0%"):
+        enforce_rejected_share(primary, summary, 0.05)
+
+
+def test_rejected_share_at_threshold_passes(raw_customers, raw_schema):
+    raw = raw_customers.astype({"Age": "float64"})
+    raw.loc[:14, "Age"] = np.nan  # 15 of 300 = 5 %
+    primary, _, summary = _validate(raw, raw_schema)
+    assert enforce_rejected_share(primary, summary, 0.05) is primary
+
+
+def test_reference_data_passes_whole(reference_customers, raw_schema):
+    primary, rejected, _ = _validate(reference_customers, raw_schema)
+    assert len(primary) == 2000 and rejected.empty

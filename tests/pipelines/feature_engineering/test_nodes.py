@@ -1,0 +1,66 @@
+"""The feature_engineering nodes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from customer_segmentation.pipelines.data_processing.nodes import validate_customers
+from customer_segmentation.pipelines.feature_engineering.nodes import (
+    build_model_input,
+    fit_preprocessor,
+)
+
+
+@pytest.fixture
+def primary(raw_customers, raw_schema) -> pd.DataFrame:
+    return validate_customers(raw_customers, raw_schema, "raw.csv")[0]
+
+
+def test_model_input_has_id_first_then_scaled_features(primary, parameters, raw_schema):
+    preprocessor = fit_preprocessor(primary, parameters["features"], raw_schema)
+    model_input = build_model_input(primary, preprocessor, "ID")
+    features = parameters["features"]
+    assert list(model_input.columns) == ["ID", *features["numeric"], *features["ordinal"]]
+    assert model_input["ID"].tolist() == primary["ID"].tolist()
+    scaled = model_input.drop(columns="ID")
+    np.testing.assert_allclose(scaled.mean(), 0, atol=1e-9)
+    np.testing.assert_allclose(scaled.std(ddof=0), 1, atol=1e-9)
+
+
+def test_ordinal_columns_follow_legend_order_not_value_order(raw_schema):
+    schema = {"id_column": "id", "columns": {
+        "id": {"kind": "identifier", "dtype": "int"},
+        "size": {"kind": "ordinal", "codes": {"small": "S", "medium": "M", "large": "L"}},
+    }}
+    primary = pd.DataFrame({"id": [1, 2, 3, 4], "size": ["large", "small", "medium", "small"]})
+    features = {"numeric": [], "ordinal": ["size"], "nominal": [], "scaler": "minmax"}
+    model_input = build_model_input(primary, fit_preprocessor(primary, features, schema), "id")
+    assert model_input["size"].tolist() == [1.0, 0.0, 0.5, 0.0]
+
+
+def test_nominal_columns_are_one_hot_with_a_column_per_code():
+    schema = {"id_column": "id", "columns": {
+        "id": {"kind": "identifier", "dtype": "int"},
+        "region": {"kind": "nominal", "codes": {"north": "North", "south": "South", "east": "East"}},
+    }}
+    primary = pd.DataFrame({"id": [1, 2], "region": ["south", "north"]})
+    features = {"numeric": [], "ordinal": [], "nominal": ["region"]}
+    model_input = build_model_input(primary, fit_preprocessor(primary, features, schema), "id")
+    assert list(model_input.columns) == ["id", "region_north", "region_south", "region_east"]
+    assert model_input.drop(columns="id").to_numpy().tolist() == [[0, 1, 0], [1, 0, 0]]
+
+
+@pytest.mark.parametrize(
+    ("features", "message"),
+    [
+        ({"numeric": ["Height"]}, "features.numeric lists 'Height', which raw_schema lacks"),
+        ({"numeric": ["Sex"]}, "features.numeric lists 'Sex', a binary column"),
+        ({"ordinal": ["Age"]}, "features.ordinal lists 'Age', a numeric column"),
+        ({"numeric": ["Age"], "scaler": "log"}, "features.scaler must be one of"),
+    ],
+)
+def test_feature_lists_that_contradict_the_schema_are_refused(primary, raw_schema, features, message):
+    with pytest.raises(ValueError, match=message):
+        fit_preprocessor(primary, features, raw_schema)

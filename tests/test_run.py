@@ -1,0 +1,212 @@
+"""End-to-end: `kedro run` in a temporary copy of the project, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from customer_segmentation.data_generator import generate_customers
+
+from .conftest import PROJECT_ROOT, REFERENCE_CSV
+
+pytestmark = pytest.mark.slow
+LAYERS = ("02_intermediate", "03_primary", "05_model_input", "06_models", "07_model_output",
+          "08_reporting")
+
+
+@dataclass
+class Project:
+    """A throwaway copy of the project: conf, src, pyproject and the embedded raw data."""
+
+    root: Path
+
+    def run(self, *args: str, expect_success: bool = True) -> str:
+        env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
+               "COLUMNS": "400", "KEDRO_LOGGING_CONFIG": str(self.root / "conf" / "logging.yml")}
+        result = subprocess.run(
+            [sys.executable, "-m", "kedro", "run", *args], cwd=self.root, env=env,
+            capture_output=True, text=True, timeout=600,
+        )
+        output = " ".join((result.stdout + result.stderr).split())
+        assert (result.returncode == 0) == expect_success, output[-3000:]
+        return output
+
+    def data(self, relative: str) -> Path:
+        return self.root / "data" / relative
+
+    def latest(self, relative: str) -> Path:
+        """The newest version of a versioned dataset."""
+        versions = sorted(self.data(relative).iterdir())
+        return versions[-1] / Path(relative).name
+
+    def written_outputs(self, layer: str) -> list[Path]:
+        return [p for p in self.data(layer).rglob("*") if p.is_file() and p.name != ".gitkeep"]
+
+    def read_output(self, name: str) -> pd.DataFrame:
+        paths = {
+            "primary": "03_primary/customers_primary.parquet",
+            "rejected": "02_intermediate/customers_rejected.csv",
+            "segments": "07_model_output/customer_segments.parquet",
+            "model_input": "05_model_input/model_input.parquet",
+        }
+        path = self.data(paths[name])
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def _copy_project(destination: Path) -> Project:
+    shutil.copytree(PROJECT_ROOT / "conf", destination / "conf",
+                    ignore=lambda folder, names: names if folder.endswith("local") else [])
+    (destination / "conf" / "local").mkdir(exist_ok=True)
+    shutil.copytree(PROJECT_ROOT / "src", destination / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", destination)
+    for layer in ("01_raw", "04_feature", *LAYERS):
+        (destination / "data" / layer).mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "data" / "01_raw" / "customers.csv", destination / "data" / "01_raw")
+    return Project(destination)
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory) -> tuple[Project, str]:
+    """One `kedro run` of the default pipeline on the embedded data."""
+    project = _copy_project(tmp_path_factory.mktemp("project"))
+    return project, project.run()
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    return _copy_project(tmp_path)
+
+
+def test_default_run_writes_every_layer(default_run):
+    project, output = default_run
+    primary, segments = project.read_output("primary"), project.read_output("segments")
+    assert len(primary) == 2000 and project.read_output("rejected").empty
+    assert segments["ID"].tolist() == primary["ID"].tolist()
+    assert list(project.read_output("model_input").columns[:1]) == ["ID"]
+    summary = json.loads(project.data("08_reporting/data_quality_summary.json").read_text())
+    assert summary["rows_raw"] == summary["rows_primary"] == 2000
+    k_selection = pd.read_csv(project.latest("08_reporting/k_selection.csv"))
+    assert k_selection["k"].tolist() == list(range(2, 11))
+    model = pickle.loads(project.latest("06_models/kmeans_model.pkl").read_bytes())
+    assert segments["segment"].nunique() == model.n_clusters
+    assert project.latest("06_models/preprocessor.pkl").exists()
+    assert "k sweep: k=10 done (9 of 9)" in output and "Pipeline execution completed" in output
+
+
+def test_clustering_runs_alone_once_its_inputs_exist(default_run):
+    project, _ = default_run
+    before = project.read_output("segments")
+    output = project.run("--pipelines=clustering")
+    assert "validate_customers" not in output
+    assert len(list(project.data("06_models/kmeans_model.pkl").iterdir())) == 2
+    pd.testing.assert_frame_equal(project.read_output("segments"), before)
+
+
+@pytest.mark.skipif(not REFERENCE_CSV.exists(), reason=f"reference data absent: {REFERENCE_CSV}")
+def test_reference_data_through_raw_data_path(project):
+    output = project.run(f"--params=raw_data_path={REFERENCE_CSV}")
+    primary, segments = project.read_output("primary"), project.read_output("segments")
+    assert len(primary) == 2000 and project.read_output("rejected").empty
+    assert segments["ID"].tolist() == pd.read_csv(REFERENCE_CSV)["ID"].tolist()
+    k = pickle.loads(project.latest("06_models/kmeans_model.pkl").read_bytes()).n_clusters
+    assert 3 <= k <= 6 and f"Chose k={k} at the knee" in output
+
+
+def test_seeded_bad_rows_are_quarantined_with_reasons(project):
+    raw = generate_customers(200, seed=11).astype({"Age": "object", "Income": "object"})
+    raw.loc[10, "Occupation"] = np.nan
+    raw.loc[20, "Education"] = 9
+    raw.loc[30, "Age"] = 130
+    raw.loc[40, "ID"] = raw.loc[39, "ID"]
+    raw.loc[50, "Income"] = "fifty thousand"
+    path = project.data("01_raw/bad_rows.csv")
+    raw.to_csv(path, index=False)
+    project.run(f"--params=raw_data_path={path}")
+    primary, rejected = project.read_output("primary"), project.read_output("rejected")
+    assert len(primary) + len(rejected) == len(raw) == 200
+    assert dict(zip(rejected["raw_row"], rejected["reason"], strict=True)) == {
+        10: "Occupation: missing value",
+        20: "Education: code 9 is not in the legend (0, 1, 2, 3)",
+        30: "Age: 130 is outside [18, 100]",
+        40: f"ID: {raw.loc[39, 'ID']} repeats an earlier row's ID",
+        50: "Income: 'fifty thousand' is not a number",
+    }
+    assert len(project.read_output("segments")) == 195
+
+
+def test_missing_column_stops_before_any_model_input_or_model(project):
+    path = project.data("01_raw/no_income.csv")
+    generate_customers(100, seed=1).drop(columns="Income").to_csv(path, index=False)
+    output = project.run(f"--params=raw_data_path={path}", expect_success=False)
+    assert f"RawDataError: Raw file '{path}' lacks required column(s) 'Income'" in output
+    assert project.written_outputs("05_model_input") == []
+    assert project.written_outputs("06_models") == []
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("", "No columns to parse from file"),
+    ("ID,Sex,Marital status,Age,Education,Income,Occupation,Settlement size\n",
+     "has a header but no data rows"),
+])
+def test_empty_file_stops_naming_the_file(project, content, expected):
+    path = project.data("01_raw/empty.csv")
+    path.write_text(content)
+    output = project.run(f"--params=raw_data_path={path}", expect_success=False)
+    assert str(path) in output and expected in output
+    assert project.written_outputs("06_models") == []
+
+
+def test_unreadable_file_stops_naming_the_file(project):
+    path = project.data("01_raw/does_not_exist.csv")
+    output = project.run(f"--params=raw_data_path={path}", expect_success=False)
+    assert str(path) in output and "No such file or directory" in output
+
+
+def test_too_many_rejected_rows_fail_the_run_and_keep_the_rejects(project):
+    raw = generate_customers(100, seed=2).astype({"Age": "float64"})
+    raw.loc[:9, "Age"] = np.nan
+    path = project.data("01_raw/mostly_bad.csv")
+    raw.to_csv(path, index=False)
+    output = project.run(f"--params=raw_data_path={path}", expect_success=False)
+    assert "RejectedShareError: 10 of 100 rows (10.0%)" in output
+    assert len(project.read_output("rejected")) == 10
+    assert project.written_outputs("05_model_input") == []
+
+
+def test_bring_your_own_table_by_configuration_only(project):
+    """Another table shape, a conf environment, and no code: the whole default pipeline."""
+    shutil.copytree(PROJECT_ROOT / "tests" / "fixtures" / "conf_byo", project.root / "conf" / "byo")
+    rng = np.random.default_rng(0)
+    rows = 600
+    tier = rng.choice(["bronze", "silver", "gold"], rows, p=[0.6, 0.3, 0.1])
+    table = pd.DataFrame({
+        "customer_id": [f"C-{i:05d}" for i in range(rows)],
+        "age_years": rng.integers(18, 80, rows),
+        "yearly_spend": np.round(rng.gamma(2, 300, rows) * (1 + (tier == "gold") * 3), 2),
+        "region": rng.choice(["north", "south", "east", "west"], rows),
+        "loyalty_tier": tier,
+        "has_app": rng.integers(0, 2, rows),
+    }).astype({"age_years": "float64", "region": "object"})
+    table.loc[[5, 77, 300], "age_years"] = np.nan
+    table.loc[123, "region"] = None
+    table.to_csv(project.data("01_raw/shop_customers.csv"), index=False)
+
+    project.run("--env=byo")
+    primary, rejected = project.read_output("primary"), project.read_output("rejected")
+    assert len(primary) == 596 and sorted(rejected["raw_row"]) == [5, 77, 123, 300]
+    assert set(rejected["reason"]) == {"age_years: missing value", "region: missing value"}
+    model_input = project.read_output("model_input")
+    assert {"region_north", "region_west", "loyalty_tier"} <= set(model_input.columns)
+    segments = project.read_output("segments")
+    assert segments["customer_id"].tolist() == primary["customer_id"].tolist()
