@@ -37,7 +37,8 @@ install: $(VENV)/.synced  ## Create .venv from uv.lock (idempotent)
 run: install  ## Run the default pipeline on data/01_raw/customers.csv
 	$(BIN)/kedro run
 
-test: install  ## Run the test suite
+test: install  ## Lint, then run the test suite
+	$(BIN)/ruff check src tests
 	$(BIN)/pytest
 
 lint: install  ## Check style with ruff

@@ -20,8 +20,14 @@ from customer_segmentation.data_generator import generate_customers
 from .conftest import PROJECT_ROOT, REFERENCE_CSV
 
 pytestmark = pytest.mark.slow
-LAYERS = ("02_intermediate", "03_primary", "05_model_input", "06_models", "07_model_output",
-          "08_reporting")
+LAYERS = (
+    "02_intermediate",
+    "03_primary",
+    "05_model_input",
+    "06_models",
+    "07_model_output",
+    "08_reporting",
+)
 
 
 @dataclass
@@ -31,11 +37,20 @@ class Project:
     root: Path
 
     def run(self, *args: str, expect_success: bool = True) -> str:
-        env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
-               "COLUMNS": "400", "KEDRO_LOGGING_CONFIG": str(self.root / "conf" / "logging.yml")}
+        env = {
+            **os.environ,
+            "KEDRO_DISABLE_TELEMETRY": "1",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "COLUMNS": "400",
+            "KEDRO_LOGGING_CONFIG": str(self.root / "conf" / "logging.yml"),
+        }
         result = subprocess.run(
-            [sys.executable, "-m", "kedro", "run", *args], cwd=self.root, env=env,
-            capture_output=True, text=True, timeout=600,
+            [sys.executable, "-m", "kedro", "run", *args],
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         output = " ".join((result.stdout + result.stderr).split())
         assert (result.returncode == 0) == expect_success, output[-3000:]
@@ -64,11 +79,17 @@ class Project:
 
 
 def _copy_project(destination: Path) -> Project:
-    shutil.copytree(PROJECT_ROOT / "conf", destination / "conf",
-                    ignore=lambda folder, names: names if folder.endswith("local") else [])
+    shutil.copytree(
+        PROJECT_ROOT / "conf",
+        destination / "conf",
+        ignore=lambda folder, names: names if folder.endswith("local") else [],
+    )
     (destination / "conf" / "local").mkdir(exist_ok=True)
-    shutil.copytree(PROJECT_ROOT / "src", destination / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(
+        PROJECT_ROOT / "src",
+        destination / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
     shutil.copy(PROJECT_ROOT / "pyproject.toml", destination)
     for layer in ("01_raw", "04_feature", *LAYERS):
         (destination / "data" / layer).mkdir(parents=True)
@@ -154,11 +175,16 @@ def test_missing_column_stops_before_any_model_input_or_model(project):
     assert project.written_outputs("06_models") == []
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    ("", "No columns to parse from file"),
-    ("ID,Sex,Marital status,Age,Education,Income,Occupation,Settlement size\n",
-     "has a header but no data rows"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("", "No columns to parse from file"),
+        (
+            "ID,Sex,Marital status,Age,Education,Income,Occupation,Settlement size\n",
+            "has a header but no data rows",
+        ),
+    ],
+)
 def test_empty_file_stops_naming_the_file(project, content, expected):
     path = project.data("01_raw/empty.csv")
     path.write_text(content)
@@ -190,14 +216,16 @@ def test_bring_your_own_table_by_configuration_only(project):
     rng = np.random.default_rng(0)
     rows = 600
     tier = rng.choice(["bronze", "silver", "gold"], rows, p=[0.6, 0.3, 0.1])
-    table = pd.DataFrame({
-        "customer_id": [f"C-{i:05d}" for i in range(rows)],
-        "age_years": rng.integers(18, 80, rows),
-        "yearly_spend": np.round(rng.gamma(2, 300, rows) * (1 + (tier == "gold") * 3), 2),
-        "region": rng.choice(["north", "south", "east", "west"], rows),
-        "loyalty_tier": tier,
-        "has_app": rng.integers(0, 2, rows),
-    }).astype({"age_years": "float64", "region": "object"})
+    table = pd.DataFrame(
+        {
+            "customer_id": [f"C-{i:05d}" for i in range(rows)],
+            "age_years": rng.integers(18, 80, rows),
+            "yearly_spend": np.round(rng.gamma(2, 300, rows) * (1 + (tier == "gold") * 3), 2),
+            "region": rng.choice(["north", "south", "east", "west"], rows),
+            "loyalty_tier": tier,
+            "has_app": rng.integers(0, 2, rows),
+        }
+    ).astype({"age_years": "float64", "region": "object"})
     table.loc[[5, 77, 300], "age_years"] = np.nan
     table.loc[123, "region"] = None
     table.to_csv(project.data("01_raw/shop_customers.csv"), index=False)

@@ -34,14 +34,26 @@ ARCHETYPES = {
     "non_single": [0.97, 0.17, 0.02, 0.69],
     "age_mean": [29.0, 35.6, 35.6, 55.7],
     "age_sd": [6.8, 8.5, 8.7, 10.5],
-    "education": [[0.0, 0.93, 0.07, 0.0], [0.27, 0.73, 0.0, 0.0],
-                  [0.29, 0.67, 0.04, 0.0], [0.0, 0.01, 0.85, 0.14]],
+    "education": [
+        [0.0, 0.93, 0.07, 0.0],
+        [0.27, 0.73, 0.0, 0.0],
+        [0.29, 0.67, 0.04, 0.0],
+        [0.0, 0.01, 0.85, 0.14],
+    ],
     "occupation": [[0.38, 0.60, 0.02], [0.02, 0.69, 0.29], [0.67, 0.33, 0.0], [0.16, 0.56, 0.28]],
     "settlement": [[0.67, 0.24, 0.09], [0.02, 0.44, 0.54], [0.96, 0.04, 0.0], [0.25, 0.40, 0.35]],
-    "log_income_mean": [[11.35, 11.65, 11.95], [11.76, 11.77, 11.98],
-                        [11.37, 11.66, 11.66], [11.64, 11.87, 12.22]],
-    "log_income_sd": [[0.27, 0.15, 0.12], [0.20, 0.20, 0.22],
-                      [0.24, 0.11, 0.11], [0.22, 0.16, 0.21]],
+    "log_income_mean": [
+        [11.35, 11.65, 11.95],
+        [11.76, 11.77, 11.98],
+        [11.37, 11.66, 11.66],
+        [11.64, 11.87, 12.22],
+    ],
+    "log_income_sd": [
+        [0.27, 0.15, 0.12],
+        [0.20, 0.20, 0.22],
+        [0.24, 0.11, 0.11],
+        [0.22, 0.16, 0.21],
+    ],
 }
 
 
@@ -69,16 +81,18 @@ def generate_customers(rows: int, seed: int) -> pd.DataFrame:
         np.take_along_axis(per_row("log_income_sd"), occupation[:, None], axis=1)[:, 0],
     )
     age = rng.normal(per_row("age_mean"), per_row("age_sd"))
-    return pd.DataFrame({
-        "ID": np.arange(FIRST_ID, FIRST_ID + rows, dtype="int64"),
-        "Sex": (rng.random(rows) < per_row("female")).astype("int64"),
-        "Marital status": (rng.random(rows) < per_row("non_single")).astype("int64"),
-        "Age": np.clip(np.rint(age), *AGE_RANGE).astype("int64"),
-        "Education": _draw_codes(rng, per_row("education")),
-        "Income": np.rint(np.exp(np.clip(log_income, *LOG_INCOME_RANGE))).astype("int64"),
-        "Occupation": occupation,
-        "Settlement size": _draw_codes(rng, per_row("settlement")),
-    })
+    return pd.DataFrame(
+        {
+            "ID": np.arange(FIRST_ID, FIRST_ID + rows, dtype="int64"),
+            "Sex": (rng.random(rows) < per_row("female")).astype("int64"),
+            "Marital status": (rng.random(rows) < per_row("non_single")).astype("int64"),
+            "Age": np.clip(np.rint(age), *AGE_RANGE).astype("int64"),
+            "Education": _draw_codes(rng, per_row("education")),
+            "Income": np.rint(np.exp(np.clip(log_income, *LOG_INCOME_RANGE))).astype("int64"),
+            "Occupation": occupation,
+            "Settlement size": _draw_codes(rng, per_row("settlement")),
+        }
+    )
 
 
 def _draw_codes(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:

@@ -67,7 +67,9 @@ class ColumnSpec:
             if not codes:
                 raise ValueError(f"raw_schema column {name!r}: a {kind} column needs `codes`")
             dtype = "int" if all(isinstance(code, int) for code in codes) else "str"
-            codes = {(code if dtype == "int" else str(code)): label for code, label in codes.items()}
+            codes = {
+                (code if dtype == "int" else str(code)): label for code, label in codes.items()
+            }
         else:
             dtype = params.get("dtype", "float" if kind == "numeric" else "str")
         if dtype not in ("int", "float", "str"):
@@ -162,20 +164,35 @@ def check_rows(raw: pd.DataFrame, schema: RawSchema) -> RowCheck:
         if spec.codes:
             unknown = column.notna() & ~column.isin(list(spec.codes))
             allowed = ", ".join(map(str, spec.codes))
-            flag(UNKNOWN_CODE, name, unknown, column,
-                 f"{name}: code {{value}} is not in the legend ({allowed})")
+            flag(
+                UNKNOWN_CODE,
+                name,
+                unknown,
+                column,
+                f"{name}: code {{value}} is not in the legend ({allowed})",
+            )
         if spec.min is not None or spec.max is not None:
             low = -np.inf if spec.min is None else spec.min
             high = np.inf if spec.max is None else spec.max
             outside = column.notna() & ((column < low) | (column > high))
-            flag(OUT_OF_RANGE, name, outside, column,
-                 f"{name}: {{value}} is outside [{_number(low)}, {_number(high)}]")
+            flag(
+                OUT_OF_RANGE,
+                name,
+                outside,
+                column,
+                f"{name}: {{value}} is outside [{_number(low)}, {_number(high)}]",
+            )
         typed[name] = column
 
     ids = typed[schema.id_column]
     duplicated = ids.notna() & ids.duplicated(keep="first")
-    flag(DUPLICATE_ID, schema.id_column, duplicated, ids,
-         f"{schema.id_column}: {{value}} repeats an earlier row's ID")
+    flag(
+        DUPLICATE_ID,
+        schema.id_column,
+        duplicated,
+        ids,
+        f"{schema.id_column}: {{value}} repeats an earlier row's ID",
+    )
 
     typed_frame = pd.DataFrame(typed, index=raw.index)
     reasons = _join_reasons([messages for _, _, messages in findings], raw.index)

@@ -15,8 +15,14 @@ from customer_segmentation.pipelines.clustering.nodes import (
 )
 
 KMEANS = {
-    "k_min": 2, "k_max": 7, "k": "auto", "knee_sensitivity": 1.0, "n_init": 4,
-    "max_iter": 300, "random_state": 0, "silhouette_sample_size": 10_000,
+    "k_min": 2,
+    "k_max": 7,
+    "k": "auto",
+    "knee_sensitivity": 1.0,
+    "n_init": 4,
+    "max_iter": 300,
+    "random_state": 0,
+    "silhouette_sample_size": 10_000,
 }
 
 
@@ -24,8 +30,10 @@ KMEANS = {
 def blobs() -> pd.DataFrame:
     """Four well separated blobs of unequal sizes, with an ID column."""
     features, _ = make_blobs(
-        n_samples=[250, 150, 100, 60], centers=[[0, 0], [8, 0], [0, 8], [8, 8]],
-        cluster_std=0.7, random_state=3,
+        n_samples=[250, 150, 100, 60],
+        centers=[[0, 0], [8, 0], [0, 8], [8, 8]],
+        cluster_std=0.7,
+        random_state=3,
     )
     frame = pd.DataFrame(features, columns=["x", "y"])
     frame.insert(0, "ID", np.arange(1000, 1000 + len(frame)))
@@ -61,10 +69,13 @@ def test_fixed_k_is_used_as_given(blobs):
 
 
 def test_no_knee_falls_back_to_best_silhouette_smaller_k_on_ties():
-    flat = pd.DataFrame({
-        "k": [2, 3, 4, 5], "inertia": [40.0, 30.0, 20.0, 10.0],  # a straight line: no knee
-        "silhouette": [0.2, 0.5, 0.5, 0.1],
-    })
+    flat = pd.DataFrame(
+        {
+            "k": [2, 3, 4, 5],
+            "inertia": [40.0, 30.0, 20.0, 10.0],  # a straight line: no knee
+            "silhouette": [0.2, 0.5, 0.5, 0.1],
+        }
+    )
     assert choose_k(flat, KMEANS) == 3
 
 

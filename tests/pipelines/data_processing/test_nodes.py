@@ -32,8 +32,12 @@ def test_valid_rows_pass_with_schema_dtypes(raw_customers, raw_schema):
     assert list(primary.columns) == list(raw_schema["columns"])
     assert primary["Income"].dtype == "float64" and primary["Sex"].dtype == "int64"
     assert summary == {
-        "raw_data_path": PATH, "rows_raw": 300, "rows_primary": 300, "rows_rejected": 0,
-        "rejected_share": 0.0, "violations": {},
+        "raw_data_path": PATH,
+        "rows_raw": 300,
+        "rows_primary": 300,
+        "rows_rejected": 0,
+        "rejected_share": 0.0,
+        "violations": {},
     }
 
 
@@ -88,12 +92,17 @@ def test_rejected_rows_keep_their_raw_values(raw_customers, raw_schema):
 
 
 def test_missing_required_column_stops_naming_file_and_column(raw_customers, raw_schema):
-    with pytest.raises(RawDataError, match=r"'data/01_raw/customers.csv' lacks required column\(s\) 'Income'.*expects"):
+    with pytest.raises(
+        RawDataError,
+        match=r"'data/01_raw/customers.csv' lacks required column\(s\) 'Income'.*expects",
+    ):
         _validate(raw_customers.drop(columns="Income"), raw_schema)
 
 
 def test_header_without_rows_stops_naming_the_file(raw_customers, raw_schema):
-    with pytest.raises(RawDataError, match="'data/01_raw/customers.csv' has a header but no data rows"):
+    with pytest.raises(
+        RawDataError, match="'data/01_raw/customers.csv' has a header but no data rows"
+    ):
         _validate(raw_customers.iloc[:0], raw_schema)
 
 

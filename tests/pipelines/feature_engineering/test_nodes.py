@@ -30,10 +30,13 @@ def test_model_input_has_id_first_then_scaled_features(primary, parameters, raw_
 
 
 def test_ordinal_columns_follow_legend_order_not_value_order(raw_schema):
-    schema = {"id_column": "id", "columns": {
-        "id": {"kind": "identifier", "dtype": "int"},
-        "size": {"kind": "ordinal", "codes": {"small": "S", "medium": "M", "large": "L"}},
-    }}
+    schema = {
+        "id_column": "id",
+        "columns": {
+            "id": {"kind": "identifier", "dtype": "int"},
+            "size": {"kind": "ordinal", "codes": {"small": "S", "medium": "M", "large": "L"}},
+        },
+    }
     primary = pd.DataFrame({"id": [1, 2, 3, 4], "size": ["large", "small", "medium", "small"]})
     features = {"numeric": [], "ordinal": ["size"], "nominal": [], "scaler": "minmax"}
     model_input = build_model_input(primary, fit_preprocessor(primary, features, schema), "id")
@@ -41,10 +44,16 @@ def test_ordinal_columns_follow_legend_order_not_value_order(raw_schema):
 
 
 def test_nominal_columns_are_one_hot_with_a_column_per_code():
-    schema = {"id_column": "id", "columns": {
-        "id": {"kind": "identifier", "dtype": "int"},
-        "region": {"kind": "nominal", "codes": {"north": "North", "south": "South", "east": "East"}},
-    }}
+    schema = {
+        "id_column": "id",
+        "columns": {
+            "id": {"kind": "identifier", "dtype": "int"},
+            "region": {
+                "kind": "nominal",
+                "codes": {"north": "North", "south": "South", "east": "East"},
+            },
+        },
+    }
     primary = pd.DataFrame({"id": [1, 2], "region": ["south", "north"]})
     features = {"numeric": [], "ordinal": [], "nominal": ["region"]}
     model_input = build_model_input(primary, fit_preprocessor(primary, features, schema), "id")
@@ -61,6 +70,8 @@ def test_nominal_columns_are_one_hot_with_a_column_per_code():
         ({"numeric": ["Age"], "scaler": "log"}, "features.scaler must be one of"),
     ],
 )
-def test_feature_lists_that_contradict_the_schema_are_refused(primary, raw_schema, features, message):
+def test_feature_lists_that_contradict_the_schema_are_refused(
+    primary, raw_schema, features, message
+):
     with pytest.raises(ValueError, match=message):
         fit_preprocessor(primary, features, raw_schema)

@@ -39,19 +39,32 @@ def sweep_k(model_input: pd.DataFrame, kmeans: dict[str, Any], id_column: str) -
         fit_started = time.perf_counter()
         model = _kmeans(k, kmeans).fit(features)
         labels = model.labels_
-        rows.append({
-            "k": k,
-            "inertia": float(model.inertia_),
-            "silhouette": float(silhouette_score(
-                features, labels, sample_size=sample_size, random_state=kmeans["random_state"])),
-            "calinski_harabasz": float(calinski_harabasz_score(features, labels)),
-            "davies_bouldin": float(davies_bouldin_score(features, labels)),
-            "fit_seconds": time.perf_counter() - fit_started,
-        })
+        rows.append(
+            {
+                "k": k,
+                "inertia": float(model.inertia_),
+                "silhouette": float(
+                    silhouette_score(
+                        features,
+                        labels,
+                        sample_size=sample_size,
+                        random_state=kmeans["random_state"],
+                    )
+                ),
+                "calinski_harabasz": float(calinski_harabasz_score(features, labels)),
+                "davies_bouldin": float(davies_bouldin_score(features, labels)),
+                "fit_seconds": time.perf_counter() - fit_started,
+            }
+        )
         elapsed = time.perf_counter() - started
         logger.info(
             "k sweep: k=%d done (%d of %d) in %.1f s; elapsed %.1f s, about %.0f s left",
-            k, done, len(ks), rows[-1]["fit_seconds"], elapsed, elapsed / done * (len(ks) - done),
+            k,
+            done,
+            len(ks),
+            rows[-1]["fit_seconds"],
+            elapsed,
+            elapsed / done * (len(ks) - done),
         )
     return pd.DataFrame(rows)
 
@@ -79,8 +92,11 @@ def choose_k(k_selection: pd.DataFrame, kmeans: dict[str, Any]) -> int:
         return k
     sweep = k_selection.sort_values("k")
     knee = KneeLocator(
-        sweep["k"], sweep["inertia"], S=kmeans["knee_sensitivity"],
-        curve="convex", direction="decreasing",
+        sweep["k"],
+        sweep["inertia"],
+        S=kmeans["knee_sensitivity"],
+        curve="convex",
+        direction="decreasing",
     ).knee
     if knee is not None:
         logger.info("Chose k=%d at the knee of the inertia curve", knee)
@@ -113,13 +129,18 @@ def train_kmeans(
     _renumber_by_size(model)
     logger.info(
         "Fitted K-Means with k=%d on %d customers in %.1f s (inertia %.4g); segment sizes %s",
-        k, len(model_input), time.perf_counter() - started, model.inertia_,
+        k,
+        len(model_input),
+        time.perf_counter() - started,
+        model.inertia_,
         np.bincount(model.labels_).tolist(),
     )
     return model
 
 
-def assign_segments(model_input: pd.DataFrame, kmeans_model: KMeans, id_column: str) -> pd.DataFrame:
+def assign_segments(
+    model_input: pd.DataFrame, kmeans_model: KMeans, id_column: str
+) -> pd.DataFrame:
     """Give every customer its segment.
 
     Args:
@@ -136,7 +157,9 @@ def assign_segments(model_input: pd.DataFrame, kmeans_model: KMeans, id_column: 
 
 def _kmeans(k: int, kmeans: dict[str, Any]) -> KMeans:
     return KMeans(
-        n_clusters=k, n_init=kmeans["n_init"], max_iter=kmeans["max_iter"],
+        n_clusters=k,
+        n_init=kmeans["n_init"],
+        max_iter=kmeans["max_iter"],
         random_state=kmeans["random_state"],
     )
 

@@ -15,7 +15,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="k_selection",
                 name="sweep_k",
             ),
-            Node(choose_k, inputs=["k_selection", "params:kmeans"], outputs="chosen_k", name="choose_k"),
+            Node(
+                choose_k,
+                inputs=["k_selection", "params:kmeans"],
+                outputs="chosen_k",
+                name="choose_k",
+            ),
             Node(
                 train_kmeans,
                 inputs=["model_input", "chosen_k", "params:kmeans", "params:raw_schema.id_column"],

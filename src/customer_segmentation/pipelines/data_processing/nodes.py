@@ -49,7 +49,9 @@ def validate_customers(
 
 
 def enforce_rejected_share(
-    customers_validated: pd.DataFrame, data_quality_summary: dict[str, Any], max_rejected_share: float
+    customers_validated: pd.DataFrame,
+    data_quality_summary: dict[str, Any],
+    max_rejected_share: float,
 ) -> pd.DataFrame:
     """Pass valid rows on to the primary layer unless too many rows were rejected.
 
@@ -105,8 +107,11 @@ def _summarise(
 def _log_summary(summary: dict[str, Any]) -> None:
     logger.info(
         "Data quality of %s: %d raw rows = %d primary + %d rejected (%.2f%%)",
-        summary["raw_data_path"], summary["rows_raw"], summary["rows_primary"],
-        summary["rows_rejected"], 100 * summary["rejected_share"],
+        summary["raw_data_path"],
+        summary["rows_raw"],
+        summary["rows_primary"],
+        summary["rows_rejected"],
+        100 * summary["rejected_share"],
     )
     for rule, columns in summary["violations"].items():
         logger.info("  %s: %s", rule, ", ".join(f"{c} {n}" for c, n in columns.items()))

@@ -8,8 +8,13 @@ from typing import Any
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    RobustScaler,
+    StandardScaler,
+)
 
 from customer_segmentation.schema import CATEGORICAL_KINDS, RawSchema
 
@@ -44,7 +49,9 @@ def fit_preprocessor(
     steps = [("numeric", scaler(), features.get("numeric") or [])]
     if ordinal:
         categories = [list(schema.columns[name].codes) for name in ordinal]
-        steps.append(("ordinal", make_pipeline(OrdinalEncoder(categories=categories), scaler()), ordinal))
+        steps.append(
+            ("ordinal", make_pipeline(OrdinalEncoder(categories=categories), scaler()), ordinal)
+        )
     if nominal:
         categories = [list(schema.columns[name].codes) for name in nominal]
         encoder = OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False)
@@ -54,7 +61,8 @@ def fit_preprocessor(
     preprocessor.fit(customers_primary)
     logger.info(
         "Fitted the preprocessor on %d customers: %d features (%s)",
-        len(customers_primary), len(preprocessor.get_feature_names_out()),
+        len(customers_primary),
+        len(preprocessor.get_feature_names_out()),
         ", ".join(preprocessor.get_feature_names_out()),
     )
     return preprocessor
@@ -79,7 +87,11 @@ def build_model_input(
 
 
 def _check_feature_lists(features: dict[str, Any], schema: RawSchema) -> None:
-    expected_kinds = {"numeric": ("numeric",), "ordinal": CATEGORICAL_KINDS, "nominal": CATEGORICAL_KINDS}
+    expected_kinds = {
+        "numeric": ("numeric",),
+        "ordinal": CATEGORICAL_KINDS,
+        "nominal": CATEGORICAL_KINDS,
+    }
     for group, kinds in expected_kinds.items():
         for name in features.get(group) or []:
             spec = schema.columns.get(name)
