@@ -18,7 +18,7 @@ export UV_PYTHON_DOWNLOADS := never
 ROWS ?= 2000
 SEED ?= 2026
 
-.PHONY: help install run test lint data viz clean
+.PHONY: help install run test lint data viz mlflow-ui score clean
 .DEFAULT_GOAL := help
 
 help:  ## List the commands
@@ -51,6 +51,12 @@ data: install  ## Regenerate data/01_raw/customers.csv (ROWS=2000 SEED=2026 OUT=
 viz: install  ## Browse the pipelines in kedro-viz
 	$(BIN)/kedro viz run
 
-clean:  ## Remove the environment and every pipeline output (keeps data/01_raw)
-	rm -rf $(VENV) $(TOOLS)
+mlflow-ui: install  ## Browse tracked runs and models on 127.0.0.1:5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+score: install  ## Score a raw customer file with the latest model (RAW=path)
+	$(BIN)/kedro run --pipelines=inference $(if $(RAW),--params=raw_data_path=$(RAW))
+
+clean:  ## Remove the environment, every pipeline output and the MLflow store
+	rm -rf $(VENV) $(TOOLS) mlflow.db mlartifacts
 	find data -mindepth 2 -not -path 'data/01_raw/*' -not -name .gitkeep -delete

@@ -40,3 +40,16 @@ def reference_customers() -> pd.DataFrame:
     if not REFERENCE_CSV.exists():
         pytest.skip(f"reference data absent: {REFERENCE_CSV} (see ../shared/data/SOURCES.md)")
     return pd.read_csv(REFERENCE_CSV)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def users_mlflow_store_is_untouched():
+    """Tests track into temporary projects, never into the project's own mlflow.db."""
+    store = PROJECT_ROOT / "mlflow.db"
+
+    def stamp():
+        return store.stat().st_mtime_ns if store.exists() else None
+
+    before = stamp()
+    yield
+    assert stamp() == before, f"a test wrote into {store}"

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +13,7 @@ import pytest
 from customer_segmentation.data_generator import generate_customers
 
 from .conftest import PROJECT_ROOT, REFERENCE_CSV
+from .kedro_project import Project, copy_project
 
 pytestmark = pytest.mark.slow
 LAYERS = (
@@ -30,83 +26,16 @@ LAYERS = (
 )
 
 
-@dataclass
-class Project:
-    """A throwaway copy of the project: conf, src, pyproject and the embedded raw data."""
-
-    root: Path
-
-    def run(self, *args: str, expect_success: bool = True) -> str:
-        env = {
-            **os.environ,
-            "KEDRO_DISABLE_TELEMETRY": "1",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "COLUMNS": "400",
-            "KEDRO_LOGGING_CONFIG": str(self.root / "conf" / "logging.yml"),
-        }
-        result = subprocess.run(
-            [sys.executable, "-m", "kedro", "run", *args],
-            cwd=self.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        output = " ".join((result.stdout + result.stderr).split())
-        assert (result.returncode == 0) == expect_success, output[-3000:]
-        return output
-
-    def data(self, relative: str) -> Path:
-        return self.root / "data" / relative
-
-    def latest(self, relative: str) -> Path:
-        """The newest version of a versioned dataset."""
-        versions = sorted(self.data(relative).iterdir())
-        return versions[-1] / Path(relative).name
-
-    def written_outputs(self, layer: str) -> list[Path]:
-        return [p for p in self.data(layer).rglob("*") if p.is_file() and p.name != ".gitkeep"]
-
-    def read_output(self, name: str) -> pd.DataFrame:
-        paths = {
-            "primary": "03_primary/customers_primary.parquet",
-            "rejected": "02_intermediate/customers_rejected.csv",
-            "segments": "07_model_output/customer_segments.parquet",
-            "model_input": "05_model_input/model_input.parquet",
-        }
-        path = self.data(paths[name])
-        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-
-
-def _copy_project(destination: Path) -> Project:
-    shutil.copytree(
-        PROJECT_ROOT / "conf",
-        destination / "conf",
-        ignore=lambda folder, names: names if folder.endswith("local") else [],
-    )
-    (destination / "conf" / "local").mkdir(exist_ok=True)
-    shutil.copytree(
-        PROJECT_ROOT / "src",
-        destination / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", destination)
-    for layer in ("01_raw", "04_feature", *LAYERS):
-        (destination / "data" / layer).mkdir(parents=True)
-    shutil.copy(PROJECT_ROOT / "data" / "01_raw" / "customers.csv", destination / "data" / "01_raw")
-    return Project(destination)
-
-
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory) -> tuple[Project, str]:
     """One `kedro run` of the default pipeline on the embedded data."""
-    project = _copy_project(tmp_path_factory.mktemp("project"))
+    project = copy_project(tmp_path_factory.mktemp("project"))
     return project, project.run()
 
 
 @pytest.fixture
 def project(tmp_path) -> Project:
-    return _copy_project(tmp_path)
+    return copy_project(tmp_path)
 
 
 def test_default_run_writes_every_layer(default_run):
@@ -117,7 +46,7 @@ def test_default_run_writes_every_layer(default_run):
     assert list(project.read_output("model_input").columns[:1]) == ["ID"]
     summary = json.loads(project.data("08_reporting/data_quality_summary.json").read_text())
     assert summary["rows_raw"] == summary["rows_primary"] == 2000
-    k_selection = pd.read_csv(project.latest("08_reporting/k_selection.csv"))
+    k_selection = pd.read_csv(project.data("08_reporting/k_selection.csv"))
     assert k_selection["k"].tolist() == list(range(2, 11))
     model = pickle.loads(project.latest("06_models/kmeans_model.pkl").read_bytes())
     assert segments["segment"].nunique() == model.n_clusters

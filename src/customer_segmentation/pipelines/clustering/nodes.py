@@ -32,41 +32,27 @@ def sweep_k(model_input: pd.DataFrame, kmeans: dict[str, Any], id_column: str) -
     """
     features = _features(model_input, id_column)
     ks = range(kmeans["k_min"], kmeans["k_max"] + 1)
-    sample_size = kmeans["silhouette_sample_size"]
-    sample_size = sample_size if len(features) > sample_size else None
     rows, started = [], time.perf_counter()
     for done, k in enumerate(ks, start=1):
         fit_started = time.perf_counter()
         model = _kmeans(k, kmeans).fit(features)
-        labels = model.labels_
-        rows.append(
-            {
-                "k": k,
-                "inertia": float(model.inertia_),
-                "silhouette": float(
-                    silhouette_score(
-                        features,
-                        labels,
-                        sample_size=sample_size,
-                        random_state=kmeans["random_state"],
-                    )
-                ),
-                "calinski_harabasz": float(calinski_harabasz_score(features, labels)),
-                "davies_bouldin": float(davies_bouldin_score(features, labels)),
-                "fit_seconds": time.perf_counter() - fit_started,
-            }
-        )
+        scores = _scores(features, model, kmeans)
+        rows.append({"k": k, **scores, "fit_seconds": time.perf_counter() - fit_started})
         elapsed = time.perf_counter() - started
         logger.info(
             "k sweep: k=%d done (%d of %d) in %.1f s; elapsed %.1f s, about %.0f s left",
-            k,
-            done,
-            len(ks),
-            rows[-1]["fit_seconds"],
-            elapsed,
-            elapsed / done * (len(ks) - done),
-        )
+            k, done, len(ks), rows[-1]["fit_seconds"], elapsed, elapsed / done * (len(ks) - done),
+        )  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def k_sweep_metrics(k_selection: pd.DataFrame) -> dict[str, list[dict[str, float]]]:
+    """Each score of the k sweep as a metric history whose step is k."""
+    ks = k_selection["k"].astype(int).tolist()
+    return {
+        name: [{"value": float(value), "step": k} for k, value in zip(ks, values, strict=True)]
+        for name, values in k_selection.drop(columns="k").items()
+    }
 
 
 def choose_k(k_selection: pd.DataFrame, kmeans: dict[str, Any]) -> int:
@@ -153,6 +139,41 @@ def assign_segments(
     """
     segments = kmeans_model.predict(_features(model_input, id_column))
     return pd.DataFrame({id_column: model_input[id_column].to_numpy(), "segment": segments})
+
+
+def evaluate_kmeans(
+    model_input: pd.DataFrame, kmeans_model: KMeans, kmeans: dict[str, Any], id_column: str
+) -> dict[str, dict[str, float]]:
+    """The final model's k and scores, as tracking metrics (``{name: {"value", "step"}}``).
+
+    Args:
+        model_input: Model features with the identifier column.
+        kmeans_model: The fitted model.
+        kmeans: The ``kmeans`` parameters (for the silhouette sample).
+        id_column: Name of the identifier column.
+
+    Returns:
+        ``k``, ``inertia``, ``silhouette``, ``calinski_harabasz``, ``davies_bouldin``.
+    """
+    scores = _scores(_features(model_input, id_column), kmeans_model, kmeans)
+    metrics = {"k": float(kmeans_model.n_clusters), **scores}
+    logger.info("Final K-Means: %s", ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    return {name: {"value": value, "step": 0} for name, value in metrics.items()}
+
+
+def _scores(features: np.ndarray, model: KMeans, kmeans: dict[str, Any]) -> dict[str, float]:
+    """Inertia, silhouette (sampled above ``silhouette_sample_size`` rows), CH and DB."""
+    labels = model.labels_
+    sample_size = kmeans["silhouette_sample_size"]
+    return {
+        "inertia": float(model.inertia_),
+        "silhouette": float(silhouette_score(
+            features, labels, random_state=kmeans["random_state"],
+            sample_size=sample_size if len(features) > sample_size else None,
+        )),
+        "calinski_harabasz": float(calinski_harabasz_score(features, labels)),
+        "davies_bouldin": float(davies_bouldin_score(features, labels)),
+    }  # fmt: skip
 
 
 def _kmeans(k: int, kmeans: dict[str, Any]) -> KMeans:

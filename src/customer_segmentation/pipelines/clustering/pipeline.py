@@ -2,7 +2,14 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import assign_segments, choose_k, sweep_k, train_kmeans
+from .nodes import (
+    assign_segments,
+    choose_k,
+    evaluate_kmeans,
+    k_sweep_metrics,
+    sweep_k,
+    train_kmeans,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -15,6 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="k_selection",
                 name="sweep_k",
             ),
+            Node(k_sweep_metrics, "k_selection", "k_sweep_metrics", name="k_sweep_metrics"),
             Node(
                 choose_k,
                 inputs=["k_selection", "params:kmeans"],
@@ -32,6 +40,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["model_input", "kmeans_model", "params:raw_schema.id_column"],
                 outputs="customer_segments",
                 name="assign_segments",
+            ),
+            Node(
+                evaluate_kmeans,
+                inputs=[
+                    "model_input",
+                    "kmeans_model",
+                    "params:kmeans",
+                    "params:raw_schema.id_column",
+                ],
+                outputs="kmeans_metrics",
+                name="evaluate_kmeans",
             ),
         ]
     )

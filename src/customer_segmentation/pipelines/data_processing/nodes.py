@@ -78,6 +78,12 @@ def enforce_rejected_share(
     return customers_validated
 
 
+def data_quality_metrics(data_quality_summary: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Row counts of the summary as tracking metrics (``{name: {"value", "step"}}``)."""
+    keys = ("rows_raw", "rows_primary", "rows_rejected", "rejected_share")
+    return {key: {"value": float(data_quality_summary[key]), "step": 0} for key in keys}
+
+
 def _check_whole_file(raw: pd.DataFrame, schema: RawSchema, path: str) -> None:
     missing = schema.missing_columns(raw)
     if missing:

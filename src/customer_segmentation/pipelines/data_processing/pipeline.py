@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import enforce_rejected_share, validate_customers
+from .nodes import data_quality_metrics, enforce_rejected_share, validate_customers
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -24,6 +24,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="customers_primary",
                 name="enforce_rejected_share",
+            ),
+            Node(
+                data_quality_metrics,
+                inputs="data_quality_summary",
+                outputs="data_quality_metrics",
+                name="data_quality_metrics",
             ),
         ]
     )

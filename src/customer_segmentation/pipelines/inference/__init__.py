@@ -1,0 +1,5 @@
+"""Score a raw customer file with the trained preprocessor and model."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

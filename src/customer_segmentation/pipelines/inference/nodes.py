@@ -1,0 +1,59 @@
+"""Nodes of batch scoring that the training pipelines do not already provide."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+
+def segment_name(segment: int, segment_names: dict[int, str]) -> str:
+    """The name of a segment id: its entry in ``segment_names``, else ``Segment <id>``."""
+    return segment_names.get(segment, f"Segment {segment}")
+
+
+def combine_scores(
+    scoring_segments: pd.DataFrame,
+    scoring_rejected: pd.DataFrame,
+    scoring_quality_summary: dict[str, Any],
+    segment_names: dict[int, str],
+    id_column: str,
+) -> pd.DataFrame:
+    """Put scored and rejected customers back together, in the order they came in.
+
+    Args:
+        scoring_segments: Identifier and segment of each valid customer, in input order.
+        scoring_rejected: Rejected customers as read, with ``raw_row`` and ``reason``.
+        scoring_quality_summary: The validation summary (logged).
+        segment_names: The ``segment_names`` parameter.
+        id_column: Name of the identifier column.
+
+    Returns:
+        One row per input row: ``id_column``, ``segment`` (empty when rejected),
+        ``segment_name`` and ``reason`` (empty when scored).
+    """
+    segments = scoring_segments["segment"]
+    names = {segment: segment_name(segment, segment_names) for segment in segments.unique()}
+    scored = scoring_segments.assign(segment_name=segments.map(names))
+    rows = len(scoring_segments) + len(scoring_rejected)
+    scored.index = np.setdiff1d(
+        np.arange(rows), scoring_rejected["raw_row"]
+    )  # valid rows keep order
+    rejected = scoring_rejected[[id_column, "reason"]].set_index(scoring_rejected["raw_row"])
+    combined = pd.concat([scored, rejected]).sort_index().reset_index(drop=True)
+    combined["segment"] = combined["segment"].astype("Int64")
+    ids = combined[id_column].convert_dtypes()  # rejected IDs may be missing or text
+    combined[id_column] = ids.astype("str") if ids.dtype == "object" else ids
+    logger.info(
+        "Scored %d of %d customers; %d rejected (see `reason`)",
+        len(scored),
+        scoring_quality_summary["rows_raw"],
+        len(rejected),
+    )
+    for text in ("segment_name", "reason"):  # None, not NaN: null in JSON answers
+        combined[text] = combined[text].astype("object").where(combined[text].notna(), None)
+    return combined[[id_column, "segment", "segment_name", "reason"]]

@@ -1,0 +1,54 @@
+"""The ``inference`` pipeline: a raw customer file → scored customers.
+
+It reuses the training pipelines' node functions, so scoring validates, transforms and
+predicts exactly as training did, with the ``preprocessor`` and ``kmeans_model`` that
+training saved. Bound to training by ``pipeline_ml_factory`` (``pipeline_registry.py``), it
+is also the MLflow model logged with every training run.
+"""
+
+from kedro.pipeline import Node, Pipeline
+
+from ..clustering.nodes import assign_segments
+from ..data_processing.nodes import validate_customers
+from ..feature_engineering.nodes import build_model_input
+from .nodes import combine_scores
+
+ID_COLUMN = "params:raw_schema.id_column"
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Create the inference (batch scoring) pipeline."""
+    return Pipeline(
+        [
+            Node(
+                validate_customers,
+                inputs=["customers_raw", "params:raw_schema", "params:raw_data_path"],
+                outputs=["scoring_valid", "scoring_rejected", "scoring_quality_summary"],
+                name="validate_customers_to_score",
+            ),
+            Node(
+                build_model_input,
+                inputs=["scoring_valid", "preprocessor", ID_COLUMN],
+                outputs="scoring_model_input",
+                name="build_scoring_model_input",
+            ),
+            Node(
+                assign_segments,
+                inputs=["scoring_model_input", "kmeans_model", ID_COLUMN],
+                outputs="scoring_segments",
+                name="assign_scoring_segments",
+            ),
+            Node(
+                combine_scores,
+                inputs=[
+                    "scoring_segments",
+                    "scoring_rejected",
+                    "scoring_quality_summary",
+                    "params:segment_names",
+                    ID_COLUMN,
+                ],
+                outputs="scored_customers",
+                name="combine_scores",
+            ),
+        ]
+    )
