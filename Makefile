@@ -18,7 +18,7 @@ export UV_PYTHON_DOWNLOADS := never
 ROWS ?= 2000
 SEED ?= 2026
 
-.PHONY: help install run test lint data viz mlflow-ui score clean
+.PHONY: help install run test lint bench data viz mlflow-ui score clean
 .DEFAULT_GOAL := help
 
 help:  ## List the commands
@@ -38,11 +38,14 @@ run: install  ## Run the default pipeline on data/01_raw/customers.csv
 	$(BIN)/kedro run
 
 test: install  ## Lint, then run the test suite
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest
 
+bench: install  ## Benchmarks (minutes): K-Prototypes fast engine against kmodes
+	$(BIN)/python benchmarks/kprototypes.py
+
 lint: install  ## Check style with ruff
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 
 data: install  ## Regenerate data/01_raw/customers.csv (ROWS=2000 SEED=2026 OUT=...)
 	$(BIN)/python -m customer_segmentation.data_generator --rows $(ROWS) --seed $(SEED) \

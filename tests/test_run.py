@@ -16,6 +16,7 @@ from .conftest import PROJECT_ROOT, REFERENCE_CSV
 from .kedro_project import Project, copy_project
 
 pytestmark = pytest.mark.slow
+OUTPUTS_KPROTOTYPES = "07_model_output/kprototypes_segments.parquet"
 LAYERS = (
     "02_intermediate",
     "03_primary",
@@ -52,6 +53,11 @@ def test_default_run_writes_every_layer(default_run):
     assert segments["segment"].nunique() == model.n_clusters
     assert project.latest("06_models/preprocessor.pkl").exists()
     assert "k sweep: k=10 done (9 of 9)" in output and "Pipeline execution completed" in output
+    kprototypes = pickle.loads(project.latest("06_models/kprototypes_model.pkl").read_bytes())
+    kprototypes_segments = pd.read_parquet(project.data(OUTPUTS_KPROTOTYPES))
+    assert kprototypes_segments["ID"].tolist() == primary["ID"].tolist()
+    assert kprototypes_segments["segment"].nunique() == kprototypes.n_clusters
+    assert "K-Prototypes sweep (fast engine, 2000 rows): k=8 done (7 of 7)" in output
 
 
 def test_clustering_runs_alone_once_its_inputs_exist(default_run):
@@ -61,6 +67,22 @@ def test_clustering_runs_alone_once_its_inputs_exist(default_run):
     assert "validate_customers" not in output
     assert len(list(project.data("06_models/kmeans_model.pkl").iterdir())) == 2
     pd.testing.assert_frame_equal(project.read_output("segments"), before)
+
+
+def test_clustering_with_the_kmodes_engine(default_run):
+    project, _ = default_run
+    settings = "kprototypes.engine=kmodes,kprototypes.n_init=2,kprototypes.k_max=4"
+    output = project.run("--pipelines=clustering", f"--params={settings}")
+    assert "K-Prototypes sweep (kmodes engine, 2000 rows): k=4 done (3 of 3)" in output
+    assert len(list(project.data("06_models/kprototypes_model.pkl").iterdir())) == 3
+
+
+def test_batch_scoring_can_serve_k_prototypes(default_run):
+    project, _ = default_run
+    project.run("--pipelines=inference", "--params=serving.model=kprototypes")
+    scored = project.read_output("scored")
+    expected = pd.read_parquet(project.data(OUTPUTS_KPROTOTYPES))
+    assert scored["segment"].tolist() == expected["segment"].tolist()
 
 
 @pytest.mark.skipif(not REFERENCE_CSV.exists(), reason=f"reference data absent: {REFERENCE_CSV}")

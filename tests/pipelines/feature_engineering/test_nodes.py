@@ -8,6 +8,7 @@ import pytest
 
 from customer_segmentation.pipelines.data_processing.nodes import validate_customers
 from customer_segmentation.pipelines.feature_engineering.nodes import (
+    build_mixed_input,
     build_model_input,
     fit_preprocessor,
 )
@@ -75,3 +76,32 @@ def test_feature_lists_that_contradict_the_schema_are_refused(
 ):
     with pytest.raises(ValueError, match=message):
         fit_preprocessor(primary, features, raw_schema)
+
+
+def test_mixed_input_has_scaled_numbers_and_legend_positions(primary, parameters, raw_schema):
+    features = parameters["features"]
+    preprocessor = fit_preprocessor(primary, features, raw_schema)
+    mixed = build_mixed_input(primary, preprocessor, features, raw_schema, "ID")
+    model_input = build_model_input(primary, preprocessor, "ID")
+    assert list(mixed.columns) == ["ID", *features["numeric"], *features["ordinal"]]
+    pd.testing.assert_frame_equal(mixed[features["numeric"]], model_input[features["numeric"]])
+    assert mixed["Education"].tolist() == primary["Education"].tolist()  # codes 0..3 in order
+    assert mixed["Sex"].dtype == "int64"
+
+
+def test_mixed_input_maps_text_codes_to_their_legend_position():
+    schema = {"id_column": "id", "columns": {
+        "id": {"kind": "identifier", "dtype": "int"},
+        "spend": {"kind": "numeric", "dtype": "float"},
+        "tier": {"kind": "ordinal", "codes": {"bronze": "B", "silver": "S", "gold": "G"}},
+        "region": {"kind": "nominal", "codes": {"north": "N", "south": "S"}},
+    }}  # fmt: skip
+    primary = pd.DataFrame({
+        "id": [1, 2, 3], "spend": [1.0, 2.0, 3.0],
+        "tier": ["gold", "bronze", "silver"], "region": ["south", "north", "south"],
+    })  # fmt: skip
+    features = {"numeric": ["spend"], "ordinal": ["tier"], "nominal": ["region"]}
+    mixed = build_mixed_input(
+        primary, fit_preprocessor(primary, features, schema), features, schema, "id"
+    )
+    assert mixed["tier"].tolist() == [2, 0, 1] and mixed["region"].tolist() == [1, 0, 1]

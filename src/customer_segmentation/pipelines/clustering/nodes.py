@@ -56,7 +56,7 @@ def k_sweep_metrics(k_selection: pd.DataFrame) -> dict[str, list[dict[str, float
 
 
 def choose_k(k_selection: pd.DataFrame, kmeans: dict[str, Any]) -> int:
-    """Pick the number of segments.
+    """Pick the number of K-Means segments.
 
     ``kmeans.k`` as an integer is used as is. ``auto`` takes the knee of the inertia curve
     found by kneed (convex, decreasing, sensitivity ``knee_sensitivity``; kneed's offline
@@ -70,25 +70,27 @@ def choose_k(k_selection: pd.DataFrame, kmeans: dict[str, Any]) -> int:
     Returns:
         The chosen k.
     """
-    if kmeans["k"] != "auto":
-        k = int(kmeans["k"])
+    return pick_k(k_selection, kmeans, curve="inertia", quality="silhouette")
+
+
+def pick_k(sweep: pd.DataFrame, settings: dict[str, Any], curve: str, quality: str) -> int:
+    """``settings["k"]`` if an integer, else the knee of ``curve`` (fallback: best ``quality``)."""
+    if settings["k"] != "auto":
+        k = int(settings["k"])
         if k < 2:
-            raise ValueError(f"kmeans.k must be at least 2 or 'auto', got {kmeans['k']!r}")
+            raise ValueError(f"k must be at least 2 or 'auto', got {settings['k']!r}")
         logger.info("Using k=%d from the parameters", k)
         return k
-    sweep = k_selection.sort_values("k")
+    sweep = sweep.sort_values("k")
     knee = KneeLocator(
-        sweep["k"],
-        sweep["inertia"],
-        S=kmeans["knee_sensitivity"],
-        curve="convex",
-        direction="decreasing",
-    ).knee
+        sweep["k"], sweep[curve], S=settings["knee_sensitivity"],
+        curve="convex", direction="decreasing",
+    ).knee  # fmt: skip
     if knee is not None:
-        logger.info("Chose k=%d at the knee of the inertia curve", knee)
+        logger.info("Chose k=%d at the knee of the %s curve", knee, curve)
         return int(knee)
-    best = sweep.loc[sweep["silhouette"].idxmax(), "k"]  # idxmax keeps the first (smaller k)
-    logger.info("No knee in the inertia curve; chose k=%d with the highest silhouette", best)
+    best = sweep.loc[sweep[quality].idxmax(), "k"]  # idxmax keeps the first (smaller k)
+    logger.info("No knee in the %s curve; chose k=%d with the highest %s", curve, best, quality)
     return int(best)
 
 
@@ -112,7 +114,9 @@ def train_kmeans(
     """
     started = time.perf_counter()
     model = _kmeans(k, kmeans).fit(_features(model_input, id_column))
-    _renumber_by_size(model)
+    order = segment_order(model.labels_, model.cluster_centers_)
+    model.cluster_centers_ = model.cluster_centers_[order]
+    model.labels_ = np.argsort(order)[model.labels_].astype(model.labels_.dtype)
     logger.info(
         "Fitted K-Means with k=%d on %d customers in %.1f s (inertia %.4g); segment sizes %s",
         k,
@@ -189,12 +193,10 @@ def _features(model_input: pd.DataFrame, id_column: str) -> np.ndarray:
     return model_input.drop(columns=id_column).to_numpy(dtype="float64")
 
 
-def _renumber_by_size(model: KMeans) -> None:
-    """Renumber clusters in place: largest first, ties by centroid coordinates."""
-    sizes = np.bincount(model.labels_, minlength=model.n_clusters)
-    keys = [*model.cluster_centers_.T[::-1], -sizes]  # lexsort: last key is the primary one
-    order = np.lexsort(keys)
-    new_id = np.empty_like(order)
-    new_id[order] = np.arange(len(order))
-    model.cluster_centers_ = model.cluster_centers_[order]
-    model.labels_ = new_id[model.labels_].astype(model.labels_.dtype)
+def segment_order(labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """The stable numbering of clusters: new id ``i`` is old cluster ``order[i]``.
+
+    Largest cluster first; equal sizes are ordered by their centroids' coordinates.
+    """
+    sizes = np.bincount(labels, minlength=len(centroids))
+    return np.lexsort([*np.asarray(centroids, dtype=float).T[::-1], -sizes])  # last key first

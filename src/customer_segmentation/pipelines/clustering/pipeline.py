@@ -1,7 +1,14 @@
-"""The ``clustering`` pipeline: model input → k sweep, K-Means model and segments."""
+"""The ``clustering`` pipeline: K-Means and K-Prototypes, each with its k sweep and segments."""
 
 from kedro.pipeline import Node, Pipeline
 
+from .kprototypes_nodes import (
+    assign_kprototypes_segments,
+    choose_kprototypes_k,
+    evaluate_kprototypes,
+    sweep_kprototypes,
+    train_kprototypes,
+)
 from .nodes import (
     assign_segments,
     choose_k,
@@ -11,46 +18,53 @@ from .nodes import (
     train_kmeans,
 )
 
+ID_COLUMN = "params:raw_schema.id_column"
+
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Create the clustering pipeline."""
-    return Pipeline(
-        [
-            Node(
-                sweep_k,
-                inputs=["model_input", "params:kmeans", "params:raw_schema.id_column"],
-                outputs="k_selection",
-                name="sweep_k",
-            ),
-            Node(k_sweep_metrics, "k_selection", "k_sweep_metrics", name="k_sweep_metrics"),
-            Node(
-                choose_k,
-                inputs=["k_selection", "params:kmeans"],
-                outputs="chosen_k",
-                name="choose_k",
-            ),
-            Node(
-                train_kmeans,
-                inputs=["model_input", "chosen_k", "params:kmeans", "params:raw_schema.id_column"],
-                outputs="kmeans_model",
-                name="train_kmeans",
-            ),
-            Node(
-                assign_segments,
-                inputs=["model_input", "kmeans_model", "params:raw_schema.id_column"],
-                outputs="customer_segments",
-                name="assign_segments",
-            ),
-            Node(
-                evaluate_kmeans,
-                inputs=[
-                    "model_input",
-                    "kmeans_model",
-                    "params:kmeans",
-                    "params:raw_schema.id_column",
-                ],
-                outputs="kmeans_metrics",
-                name="evaluate_kmeans",
-            ),
-        ]
-    )
+    kmeans = Pipeline([
+        Node(sweep_k, ["model_input", "params:kmeans", ID_COLUMN], "k_selection", name="sweep_k"),
+        Node(k_sweep_metrics, "k_selection", "k_sweep_metrics", name="k_sweep_metrics"),
+        Node(choose_k, ["k_selection", "params:kmeans"], "chosen_k", name="choose_k"),
+        Node(
+            train_kmeans, ["model_input", "chosen_k", "params:kmeans", ID_COLUMN],
+            "kmeans_model", name="train_kmeans",
+        ),
+        Node(
+            assign_segments, ["model_input", "kmeans_model", ID_COLUMN],
+            "customer_segments", name="assign_segments",
+        ),
+        Node(
+            evaluate_kmeans, ["model_input", "kmeans_model", "params:kmeans", ID_COLUMN],
+            "kmeans_metrics", name="evaluate_kmeans",
+        ),
+    ])  # fmt: skip
+    mixed = ["kprototypes_input", "params:kprototypes", "params:features"]
+    kprototypes = Pipeline([
+        Node(sweep_kprototypes, mixed, "kprototypes_k_selection", name="sweep_kprototypes"),
+        Node(
+            k_sweep_metrics, "kprototypes_k_selection", "kprototypes_sweep_metrics",
+            name="kprototypes_sweep_metrics",
+        ),
+        Node(
+            choose_kprototypes_k, ["kprototypes_k_selection", "params:kprototypes"],
+            "chosen_kprototypes_k", name="choose_kprototypes_k",
+        ),
+        Node(
+            train_kprototypes,
+            ["kprototypes_input", "chosen_kprototypes_k", "params:kprototypes", "params:features"],
+            "kprototypes_model", name="train_kprototypes",
+        ),
+        Node(
+            assign_kprototypes_segments,
+            ["kprototypes_input", "kprototypes_model", "params:features", ID_COLUMN],
+            "kprototypes_segments", name="assign_kprototypes_segments",
+        ),
+        Node(
+            evaluate_kprototypes,
+            ["kprototypes_input", "kprototypes_model", "params:kprototypes", "params:features"],
+            "kprototypes_metrics", name="evaluate_kprototypes",
+        ),
+    ])  # fmt: skip
+    return kmeans + kprototypes

@@ -86,6 +86,44 @@ def build_model_input(
     return features.reset_index(drop=True)
 
 
+def build_mixed_input(
+    customers_primary: pd.DataFrame,
+    preprocessor: ColumnTransformer,
+    features: dict[str, Any],
+    raw_schema: dict[str, Any],
+    id_column: str,
+) -> pd.DataFrame:
+    """Build K-Prototypes' input: scaled numeric features and categorical codes.
+
+    Numeric features are scaled by the fitted preprocessor's own scaler; each ordinal and
+    nominal feature becomes its position in the legend (0, 1, ...), a category.
+
+    Args:
+        customers_primary: Valid customers.
+        preprocessor: The fitted preprocessor.
+        features: The ``features`` parameter.
+        raw_schema: The ``raw_schema`` parameter, source of each legend.
+        id_column: Name of the identifier column.
+
+    Returns:
+        ``id_column``, the numeric features (float), then the categorical ones (int).
+    """
+    schema = RawSchema.from_params(raw_schema)
+    numeric = features.get("numeric") or []
+    scaler = preprocessor.named_transformers_["numeric"]
+    mixed = pd.DataFrame(scaler.transform(customers_primary[numeric]), columns=numeric)
+    for name in categorical_features(features):
+        positions = {code: position for position, code in enumerate(schema.columns[name].codes)}
+        mixed[name] = customers_primary[name].map(positions).astype("int64").to_numpy()
+    mixed.insert(0, id_column, customers_primary[id_column].to_numpy())
+    return mixed
+
+
+def categorical_features(features: dict[str, Any]) -> list[str]:
+    """The features K-Prototypes treats as categories: the ordinal then the nominal ones."""
+    return [*(features.get("ordinal") or []), *(features.get("nominal") or [])]
+
+
 def _check_feature_lists(features: dict[str, Any], schema: RawSchema) -> None:
     expected_kinds = {
         "numeric": ("numeric",),

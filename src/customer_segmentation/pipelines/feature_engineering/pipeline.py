@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_model_input, fit_preprocessor
+from .nodes import build_mixed_input, build_model_input, fit_preprocessor
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -20,6 +20,18 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["customers_primary", "preprocessor", "params:raw_schema.id_column"],
                 outputs="model_input",
                 name="build_model_input",
+            ),
+            Node(
+                build_mixed_input,
+                inputs=[
+                    "customers_primary",
+                    "preprocessor",
+                    "params:features",
+                    "params:raw_schema",
+                    "params:raw_schema.id_column",
+                ],
+                outputs="kprototypes_input",
+                name="build_kprototypes_input",
             ),
         ]
     )

@@ -7,6 +7,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.cluster import KMeans
+
+from customer_segmentation.kprototypes import KPrototypes
+from customer_segmentation.pipelines.clustering.kprototypes_nodes import (
+    assign_kprototypes_segments,
+)
+from customer_segmentation.pipelines.clustering.nodes import assign_segments
 
 logger = logging.getLogger(__name__)
 
@@ -14,6 +21,25 @@ logger = logging.getLogger(__name__)
 def segment_name(segment: int, segment_names: dict[int, str]) -> str:
     """The name of a segment id: its entry in ``segment_names``, else ``Segment <id>``."""
     return segment_names.get(segment, f"Segment {segment}")
+
+
+def assign_served_segments(
+    scoring_model_input: pd.DataFrame,
+    scoring_mixed_input: pd.DataFrame,
+    kmeans_model: KMeans,
+    kprototypes_model: KPrototypes,
+    serving: dict[str, Any],
+    features: dict[str, Any],
+    id_column: str,
+) -> pd.DataFrame:
+    """Segments from the model named in ``serving.model`` (``kmeans`` or ``kprototypes``)."""
+    if serving["model"] == "kmeans":
+        return assign_segments(scoring_model_input, kmeans_model, id_column)
+    if serving["model"] == "kprototypes":
+        return assign_kprototypes_segments(
+            scoring_mixed_input, kprototypes_model, features, id_column
+        )
+    raise ValueError(f"serving.model must be kmeans or kprototypes, got {serving['model']!r}")
 
 
 def combine_scores(

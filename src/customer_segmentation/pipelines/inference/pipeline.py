@@ -8,10 +8,9 @@ is also the MLflow model logged with every training run.
 
 from kedro.pipeline import Node, Pipeline
 
-from ..clustering.nodes import assign_segments
 from ..data_processing.nodes import validate_customers
-from ..feature_engineering.nodes import build_model_input
-from .nodes import combine_scores
+from ..feature_engineering.nodes import build_mixed_input, build_model_input
+from .nodes import assign_served_segments, combine_scores
 
 ID_COLUMN = "params:raw_schema.id_column"
 
@@ -33,8 +32,28 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="build_scoring_model_input",
             ),
             Node(
-                assign_segments,
-                inputs=["scoring_model_input", "kmeans_model", ID_COLUMN],
+                build_mixed_input,
+                inputs=[
+                    "scoring_valid",
+                    "preprocessor",
+                    "params:features",
+                    "params:raw_schema",
+                    ID_COLUMN,
+                ],
+                outputs="scoring_mixed_input",
+                name="build_scoring_mixed_input",
+            ),
+            Node(
+                assign_served_segments,
+                inputs=[
+                    "scoring_model_input",
+                    "scoring_mixed_input",
+                    "kmeans_model",
+                    "kprototypes_model",
+                    "params:serving",
+                    "params:features",
+                    ID_COLUMN,
+                ],
                 outputs="scoring_segments",
                 name="assign_scoring_segments",
             ),

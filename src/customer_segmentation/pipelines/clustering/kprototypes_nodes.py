@@ -1,0 +1,157 @@
+"""Nodes of the K-Prototypes k sweep, k choice, final fit and segment assignment."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import silhouette_score
+
+from customer_segmentation.kprototypes import KPrototypes
+from customer_segmentation.pipelines.feature_engineering.nodes import categorical_features
+
+from .nodes import pick_k, segment_order
+
+logger = logging.getLogger(__name__)
+
+
+def sweep_kprototypes(
+    kprototypes_input: pd.DataFrame, kprototypes: dict[str, Any], features: dict[str, Any]
+) -> pd.DataFrame:
+    """Fit K-Prototypes for every k in ``k_min..k_max`` and score each fit.
+
+    Above ``sweep_sample_size`` rows the sweep fits a seeded sample: the cost curve's shape,
+    which decides k, is stable long before a million rows, and the final model is fitted on
+    every row.
+
+    Args:
+        kprototypes_input: Scaled numeric features and categorical codes, with the identifier.
+        kprototypes: The ``kprototypes`` parameters.
+        features: The ``features`` parameter (which columns are numeric, which categorical).
+
+    Returns:
+        One row per k: ``k``, ``cost``, ``silhouette_gower``, ``fit_seconds``.
+    """
+    sample = _sample(kprototypes_input, kprototypes["sweep_sample_size"], kprototypes)
+    numeric, categorical = mixed_arrays(sample, features)
+    ks = range(kprototypes["k_min"], kprototypes["k_max"] + 1)
+    rows, started = [], time.perf_counter()
+    for done, k in enumerate(ks, start=1):
+        fit_started = time.perf_counter()
+        model = _model(k, kprototypes).fit(numeric, categorical)
+        rows.append({
+            "k": k,
+            "cost": model.cost_,
+            "silhouette_gower": gower_silhouette(numeric, categorical, model.labels_, kprototypes),
+            "fit_seconds": time.perf_counter() - fit_started,
+        })  # fmt: skip
+        elapsed = time.perf_counter() - started
+        logger.info(
+            "K-Prototypes sweep (%s engine, %d rows): k=%d done (%d of %d) in %.1f s; "
+            "elapsed %.1f s, about %.0f s left",
+            kprototypes["engine"], len(sample), k, done, len(ks), rows[-1]["fit_seconds"],
+            elapsed, elapsed / done * (len(ks) - done),
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def choose_kprototypes_k(k_selection: pd.DataFrame, kprototypes: dict[str, Any]) -> int:
+    """Pick k for K-Prototypes: an integer ``k``, or ``auto``: the knee of the cost curve.
+
+    Same rule as K-Means' ``choose_k``; the fallback is the best Gower silhouette.
+    """
+    return pick_k(k_selection, kprototypes, curve="cost", quality="silhouette_gower")
+
+
+def train_kprototypes(
+    kprototypes_input: pd.DataFrame, k: int, kprototypes: dict[str, Any], features: dict[str, Any]
+) -> KPrototypes:
+    """Fit the final K-Prototypes on every row, segments numbered as K-Means' are.
+
+    Returns:
+        The fitted model; ``predict`` returns the ordered segment ids.
+    """
+    numeric, categorical = mixed_arrays(kprototypes_input, features)
+    model = _model(k, kprototypes).fit(numeric, categorical)
+    prototypes = np.hstack([model.numeric_centroids_, model.categorical_centroids_])
+    model.renumber(segment_order(model.labels_, prototypes))
+    logger.info("K-Prototypes segment sizes %s", np.bincount(model.labels_).tolist())
+    return model
+
+
+def assign_kprototypes_segments(
+    kprototypes_input: pd.DataFrame,
+    kprototypes_model: KPrototypes,
+    features: dict[str, Any],
+    id_column: str,
+) -> pd.DataFrame:
+    """Every customer's K-Prototypes segment: ``id_column`` and ``segment``, in input order."""
+    segments = kprototypes_model.predict(*mixed_arrays(kprototypes_input, features))
+    return pd.DataFrame({id_column: kprototypes_input[id_column].to_numpy(), "segment": segments})
+
+
+def evaluate_kprototypes(
+    kprototypes_input: pd.DataFrame,
+    kprototypes_model: KPrototypes,
+    kprototypes: dict[str, Any],
+    features: dict[str, Any],
+) -> dict[str, dict[str, float]]:
+    """The final model's k, gamma, cost and Gower silhouette as tracking metrics."""
+    numeric, categorical = mixed_arrays(kprototypes_input, features)
+    metrics = {
+        "k": float(kprototypes_model.n_clusters),
+        "gamma": kprototypes_model.gamma_,
+        "cost": kprototypes_model.cost_,
+        "silhouette_gower": gower_silhouette(
+            numeric, categorical, kprototypes_model.labels_, kprototypes
+        ),
+    }
+    logger.info("Final K-Prototypes: %s", ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    return {name: {"value": value, "step": 0} for name, value in metrics.items()}
+
+
+def mixed_arrays(frame: pd.DataFrame, features: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The numeric block (float) and the categorical block (int codes) of a mixed input."""
+    numeric = frame[features.get("numeric") or []].to_numpy(dtype="float64")
+    return numeric, frame[categorical_features(features)].to_numpy(dtype="int64")
+
+
+def gower_silhouette(
+    numeric: np.ndarray, categorical: np.ndarray, labels: np.ndarray, kprototypes: dict[str, Any]
+) -> float:
+    """Mean silhouette under Gower's distance, on a seeded sample.
+
+    Gower's distance averages, over features, ``|a - b| / range`` for numeric features and
+    0/1 mismatch for categorical ones, so it treats categories as categories.
+    """
+    rng = np.random.default_rng(kprototypes["random_state"])
+    size = min(len(labels), kprototypes["silhouette_sample_size"])
+    rows = np.sort(rng.choice(len(labels), size=size, replace=False))
+    if len(np.unique(labels[rows])) < 2:
+        return float("nan")
+    spans = np.ptp(numeric, axis=0)
+    spans[spans == 0] = 1.0
+    distance = np.zeros((size, size))
+    for column, span in zip(numeric[rows].T, spans, strict=True):
+        distance += np.abs(column[:, None] - column[None, :]) / span
+    for column in categorical[rows].T:
+        distance += column[:, None] != column[None, :]
+    distance /= numeric.shape[1] + categorical.shape[1]
+    return float(silhouette_score(distance, labels[rows], metric="precomputed"))
+
+
+def _model(k: int, kprototypes: dict[str, Any]) -> KPrototypes:
+    return KPrototypes(
+        n_clusters=k, gamma=kprototypes["gamma"], n_init=kprototypes["n_init"],
+        max_iter=kprototypes["max_iter"], random_state=kprototypes["random_state"],
+        engine=kprototypes["engine"],
+    )  # fmt: skip
+
+
+def _sample(frame: pd.DataFrame, size: int, kprototypes: dict[str, Any]) -> pd.DataFrame:
+    if len(frame) <= size:
+        return frame
+    return frame.sample(n=size, random_state=kprototypes["random_state"]).sort_index()
