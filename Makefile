@@ -15,10 +15,13 @@ export KEDRO_LOGGING_CONFIG := conf/logging.yml
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
 ROWS ?= 2000
 SEED ?= 2026
 
-.PHONY: help install run test lint bench data viz mlflow-ui score clean
+.PHONY: help install run test lint bench data viz mlflow-ui score serve clean
 .DEFAULT_GOAL := help
 
 help:  ## List the commands
@@ -41,8 +44,9 @@ test: install  ## Lint, then run the test suite
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest
 
-bench: install  ## Benchmarks (minutes): K-Prototypes fast engine against kmodes
+bench: install  ## Benchmarks (minutes): K-Prototypes against kmodes, serving against mlflow
 	$(BIN)/python benchmarks/kprototypes.py
+	$(BIN)/python benchmarks/serving.py
 
 lint: install  ## Check style with ruff
 	$(BIN)/ruff check src tests benchmarks
@@ -56,6 +60,10 @@ viz: install  ## Browse the pipelines in kedro-viz
 
 mlflow-ui: install  ## Browse tracked runs and models on 127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+serve: install  ## Serve the last run's model over HTTP (HOST=127.0.0.1 PORT=8000 WORKERS=1)
+	$(BIN)/uvicorn customer_segmentation.api:create_app --factory \
+		--host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 score: install  ## Score a raw customer file with the latest model (RAW=path)
 	$(BIN)/kedro run --pipelines=inference $(if $(RAW),--params=raw_data_path=$(RAW))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import (
     MinMaxScaler,
@@ -117,6 +118,23 @@ def build_mixed_input(
         mixed[name] = customers_primary[name].map(positions).astype("int64").to_numpy()
     mixed.insert(0, id_column, customers_primary[id_column].to_numpy())
     return mixed
+
+
+def fit_pca(model_input: pd.DataFrame, id_column: str) -> PCA:
+    """Fit a 2-component PCA of the model features, to draw customers on a plane.
+
+    Args:
+        model_input: Model features with the identifier column.
+        id_column: Name of the identifier column, left out.
+
+    Returns:
+        The fitted PCA; ``explained_variance_ratio_`` says how much of the spread it shows.
+    """
+    pca = PCA(n_components=2, random_state=0).fit(model_input.drop(columns=id_column).to_numpy())
+    logger.info(
+        "PCA: the plane shows %.0f%% of the variance", 100 * pca.explained_variance_ratio_.sum()
+    )
+    return pca
 
 
 def categorical_features(features: dict[str, Any]) -> list[str]:

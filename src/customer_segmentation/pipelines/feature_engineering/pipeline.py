@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_mixed_input, build_model_input, fit_preprocessor
+from .nodes import build_mixed_input, build_model_input, fit_pca, fit_preprocessor
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -33,5 +33,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="kprototypes_input",
                 name="build_kprototypes_input",
             ),
+            Node(fit_pca, ["model_input", "params:raw_schema.id_column"], "pca", name="fit_pca"),
         ]
     )

@@ -1,0 +1,99 @@
+"""Request and response models, generated from ``raw_schema`` in ``conf/``.
+
+A user's own table (another conf environment) gets its own request model without code:
+every schema column becomes a field named as the raw column, typed and bounded as the
+schema says (categorical columns accept exactly their legend codes), unknown keys refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from customer_segmentation.schema import ColumnSpec, RawSchema
+
+PYTHON_TYPES = {"int": int, "float": float, "str": str}
+
+
+def customer_model(schema: RawSchema) -> type[BaseModel]:
+    """A pydantic model of one raw customer row."""
+    fields: dict[str, Any] = {}
+    for index, (name, spec) in enumerate(schema.columns.items()):
+        fields[f"field_{index}"] = (_annotation(spec), Field(alias=name, **_bounds(spec)))
+    config = ConfigDict(extra="forbid", populate_by_name=False, title="Customer")
+    return create_model("Customer", __config__=config, **fields)
+
+
+def _annotation(spec: ColumnSpec) -> Any:
+    if spec.codes:
+        return Literal[tuple(spec.codes)]
+    return PYTHON_TYPES[spec.dtype]
+
+
+def _bounds(spec: ColumnSpec) -> dict[str, Any]:
+    bounds: dict[str, Any] = {"description": f"{spec.kind} column"}
+    if spec.codes:
+        legend = ", ".join(f"{code} = {label}" for code, label in spec.codes.items())
+        bounds["description"] = f"{spec.kind}: {legend}"
+    if spec.min is not None:
+        bounds["ge"] = spec.min
+    if spec.max is not None:
+        bounds["le"] = spec.max
+    if spec.dtype == "str" and not spec.codes:
+        bounds["min_length"] = 1
+    return bounds
+
+
+def batch_model(customer: type[BaseModel]) -> type[BaseModel]:
+    """The ``POST /predict`` body: ``{"customers": [<customer>, ...]}``."""
+    config = ConfigDict(extra="forbid", title="PredictRequest")
+    return create_model(
+        "PredictRequest", __config__=config,
+        customers=(list[customer], Field(min_length=1, description="customers to score")),
+    )  # fmt: skip
+
+
+class Prediction(BaseModel):
+    """One customer's segment, in the order the customers were posted."""
+
+    model_config = ConfigDict(extra="allow")
+    segment: int
+    segment_name: str
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Prediction]
+
+
+class PcaPoint(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    pc1: float
+    pc2: float
+    segment: int
+
+
+class PcaResponse(BaseModel):
+    explained_variance_ratio: list[float]
+    points: list[PcaPoint]
+
+
+class Problem(BaseModel):
+    """One thing wrong with a request: which record and field, and what."""
+
+    record: int | None = Field(None, description="index of the customer (or CSV data row)")
+    field: str | None = Field(None, description="raw column name, or the request part")
+    message: str
+    type: str | None = None
+
+
+class Problems(BaseModel):
+    """The 422 answer: every problem found."""
+
+    detail: list[Problem]
+
+
+class Message(BaseModel):
+    """The 401, 413 and 503 answers."""
+
+    detail: str
