@@ -158,16 +158,18 @@ def create_app(
               response_model=PredictResponse, responses=too_large)  # fmt: skip
     async def predict(request: PredictRequest) -> dict[str, Any]:  # type: ignore[valid-type]
         """Segment of each posted customer, in the order posted."""
-        frame = scoring.frame(request.customers, settings.max_batch)
-        return {"predictions": scoring.predictions(served(), frame)}
+        current = served()
+        batch = scoring.from_customers(current, request.customers, settings.max_batch)
+        return {"predictions": scoring.predictions(current, *batch)}
 
     @app.post("/predict/csv", tags=["scoring"], dependencies=protected,
               response_class=Response,
               responses={200: {"content": {"text/csv": {}}}, **too_large})  # fmt: skip
     async def predict_csv(file: UploadFile = CSV_UPLOAD) -> Response:
         """Score a CSV of raw customers; answers CSV with the ID, segment and segment name."""
-        frame = scoring.csv_frame(await file.read(), settings.max_batch)
-        answer = pd.DataFrame(scoring.predictions(served(), frame))
+        current = served()
+        batch = scoring.from_csv(current, await file.read(), settings.max_batch)
+        answer = pd.DataFrame(scoring.predictions(current, *batch))
         return Response(answer.to_csv(index=False), media_type="text/csv")
 
     @app.post("/pca", tags=["scoring"], dependencies=protected, response_model=PcaResponse,
@@ -175,10 +177,12 @@ def create_app(
     async def pca(request: PredictRequest) -> dict[str, Any]:  # type: ignore[valid-type]
         """The posted customers on the training PCA plane, with their segments."""
         current = served()
-        frame = scoring.frame(request.customers, settings.max_batch)
-        features = current.scorer.features(*scoring.arrays(current, frame))
+        numeric, positions, ids = scoring.from_customers(
+            current, request.customers, settings.max_batch
+        )
+        features = current.scorer.features(numeric, positions)
         plane = (features - current.pca_mean) @ current.pca_components.T
-        points = scoring.predictions(current, frame)
+        points = scoring.predictions(current, numeric, positions, ids)
         for point, (pc1, pc2) in zip(points, plane.tolist(), strict=True):
             point.update(pc1=pc1, pc2=pc2)
             del point["segment_name"]
@@ -188,18 +192,34 @@ def create_app(
 
 
 class _Scoring:
-    """Turns validated request data into arrays and arrays into answers."""
+    """Turns validated requests into arrays, and arrays into answers, without pandas."""
 
     def __init__(self, schema: RawSchema) -> None:
         self.schema = schema
         self.columns = list(schema.columns)
 
-    def frame(self, customers: list[Any], max_batch: int) -> pd.DataFrame:
+    def from_customers(
+        self, served: Served, customers: list[Any], max_batch: int
+    ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+        """Numbers, category positions and IDs of validated request customers."""
         _check_batch(len(customers), max_batch)
-        rows = [[getattr(c, f"field_{i}") for i in range(len(self.columns))] for c in customers]
-        return pd.DataFrame(rows, columns=self.columns)
+        scorer = served.scorer
+        field = {name: f"field_{i}" for i, name in enumerate(self.columns)}
+        numeric = [field[name] for name in scorer.numeric_columns]
+        categorical = [(field[name], positions) for name, positions in
+                       zip(scorer.categorical_columns, scorer.positions, strict=True)]  # fmt: skip
+        return (
+            np.array([[getattr(c, a) for a in numeric] for c in customers], dtype=np.float64),
+            np.array(
+                [[p[getattr(c, a)] for a, p in categorical] for c in customers], dtype=np.int64
+            ).reshape(len(customers), len(categorical)),
+            [getattr(c, field[self.schema.id_column]) for c in customers],
+        )  # fmt: skip
 
-    def csv_frame(self, content: bytes, max_batch: int) -> pd.DataFrame:
+    def from_csv(
+        self, served: Served, content: bytes, max_batch: int
+    ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+        """Numbers, category positions and IDs of an uploaded CSV, checked like the pipeline."""
         try:
             raw = pd.read_csv(io.BytesIO(content))
         except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
@@ -215,24 +235,24 @@ class _Scoring:
                 {"record": int(row), "field": None, "message": reason, "type": "invalid_row"}
                 for row, reason in check.reasons.items()
             ])  # fmt: skip
-        return cast_valid_rows(check.typed, self.schema)
+        frame, scorer = cast_valid_rows(check.typed, self.schema), served.scorer
+        positions = [
+            frame[name].map(mapping).to_numpy(dtype=np.int64)
+            for name, mapping in zip(scorer.categorical_columns, scorer.positions, strict=True)
+        ]
+        return (
+            frame[scorer.numeric_columns].to_numpy(dtype=np.float64),
+            np.column_stack(positions).reshape(len(frame), len(positions)),
+            frame[self.schema.id_column].tolist(),
+        )
 
-    def arrays(self, served: Served, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        scorer = served.scorer
-        numeric = frame[scorer.numeric_columns].to_numpy(dtype=np.float64)
-        positions = np.column_stack([
-            frame[name].map({code: i for i, code in enumerate(codes)}).to_numpy(dtype=np.int64)
-            for name, codes in zip(scorer.categorical_columns, scorer.codes, strict=True)
-        ]) if scorer.categorical_columns else np.empty((len(frame), 0), dtype=np.int64)  # fmt: skip
-        return numeric, positions
-
-    def predictions(self, served: Served, frame: pd.DataFrame) -> list[dict[str, Any]]:
-        numeric, positions = self.arrays(served, frame)
+    def predictions(
+        self, served: Served, numeric: np.ndarray, positions: np.ndarray, ids: list[Any]
+    ) -> list[dict[str, Any]]:
         segments = served.scorer.segments(served.scorer.features(numeric, positions), positions)
-        ids = frame[self.schema.id_column].tolist()
-        names = served.names
+        names, id_column = served.names, self.schema.id_column
         return [
-            {self.schema.id_column: id_, "segment": segment, "segment_name": names[segment]}
+            {id_column: id_, "segment": segment, "segment_name": names[segment]}
             for id_, segment in zip(ids, segments.tolist(), strict=True)
         ]
 

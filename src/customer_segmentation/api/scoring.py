@@ -12,6 +12,7 @@ pipeline's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,11 @@ class Scorer:
     centres: np.ndarray
     modes: np.ndarray
     gamma: float
+
+    @cached_property
+    def positions(self) -> list[dict[Any, int]]:
+        """For each categorical column, code to position in the legend."""
+        return [{code: i for i, code in enumerate(codes)} for codes in self.codes]
 
     def features(self, numeric: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """The preprocessor's output (``model_input``'s features) for raw rows."""
