@@ -81,6 +81,15 @@ def test_segments_have_names_sizes_and_shares(client, trained):
     assert sum(s["share"] for s in segments) == pytest.approx(1)
 
 
+def test_segments_carry_the_generated_names(client, trained):
+    """On the reference data (k = 4 by the knee) every segment gets its own name."""
+    project, _ = trained
+    names = json.loads(project.data("07_model_output/segment_names.json").read_text())
+    segments = client.get("/segments").json()["segments"]
+    assert [s["segment_name"] for s in segments] == [names[str(s["segment"])] for s in segments]
+    assert len(set(names.values())) == len(names) == 4
+
+
 def test_predict_equals_customer_segments(client, trained):
     project, raw = trained
     answer = client.post("/predict", json=_body(raw))
@@ -89,7 +98,8 @@ def test_predict_equals_customer_segments(client, trained):
     segments = project.read_output("segments")
     assert predictions["ID"].tolist() == segments["ID"].tolist()
     assert predictions["segment"].tolist() == segments["segment"].tolist()
-    assert predictions["segment_name"].tolist() == [f"Segment {s}" for s in segments["segment"]]
+    names = json.loads(project.data("07_model_output/segment_names.json").read_text())
+    assert predictions["segment_name"].tolist() == [names[str(s)] for s in segments["segment"]]
 
 
 def test_predict_equals_the_pipeline_on_random_valid_customers(client, trained):

@@ -58,6 +58,13 @@ def test_default_run_writes_every_layer(default_run):
     assert kprototypes_segments["ID"].tolist() == primary["ID"].tolist()
     assert kprototypes_segments["segment"].nunique() == kprototypes.n_clusters
     assert "K-Prototypes sweep (fast engine, 2000 rows): k=8 done (7 of 7)" in output
+    names = json.loads(project.data("07_model_output/segment_names.json").read_text())
+    assert len(names) == model.n_clusters and len(set(names.values())) == len(names)
+    report = project.data("08_reporting/segmentation_report.html").read_text()
+    assert all(name in report for name in names.values())
+    for plot in ("elbow_plot", "k_scores_plot", "silhouette_plot", "pca_plot", "feature_heatmap",
+                 "segment_sizes_plot", "model_agreement_plot"):  # fmt: skip
+        assert json.loads(project.data(f"08_reporting/{plot}.json").read_text())["data"]
 
 
 def test_clustering_runs_alone_once_its_inputs_exist(default_run):

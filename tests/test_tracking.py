@@ -95,7 +95,9 @@ def test_inference_pipeline_scores_like_training(trained):
     scored = project.read_output("scored")
     assert scored["ID"].tolist() == segments["ID"].tolist()
     assert scored["segment"].tolist() == segments["segment"].tolist()
-    assert scored["reason"].isna().all() and scored["segment_name"].str.startswith("Segment").all()
+    names = json.loads(project.data("07_model_output/segment_names.json").read_text())
+    assert scored["reason"].isna().all()
+    assert scored["segment_name"].tolist() == [names[str(s)] for s in segments["segment"]]
     assert "kedro-mlflow logging is deactivated" in output
 
 

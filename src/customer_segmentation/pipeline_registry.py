@@ -10,7 +10,7 @@ from kedro.pipeline import Pipeline
 from kedro_mlflow.pipeline import pipeline_ml_factory
 
 # `kedro run` with no --pipelines runs these, in this order of data flow.
-DEFAULT_PIPELINES = ("data_processing", "feature_engineering", "clustering")
+DEFAULT_PIPELINES = ("data_processing", "feature_engineering", "clustering", "reporting")
 REGISTERED_MODEL_NAME = "customer-segmentation"
 
 

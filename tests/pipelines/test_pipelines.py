@@ -28,9 +28,10 @@ def _catalog(raw: pd.DataFrame, parameters: dict) -> DataCatalog:
 
 
 def test_registry_has_the_pipelines_in_data_flow_order(pipelines):
-    assert {"data_processing", "feature_engineering", "clustering", "__default__"} <= set(pipelines)
+    expected = {"data_processing", "feature_engineering", "clustering", "reporting", "inference"}
+    assert expected | {"__default__"} <= set(pipelines)
     default_nodes = {node.name for node in pipelines["__default__"].nodes}
-    for name in ("data_processing", "feature_engineering", "clustering"):
+    for name in ("data_processing", "feature_engineering", "clustering", "reporting"):
         assert {node.name for node in pipelines[name].nodes} <= default_nodes
 
 
@@ -39,7 +40,7 @@ def test_default_pipeline_in_memory(pipelines, parameters, raw_customers):
         raw_customers, {**parameters, "kmeans": {**parameters["kmeans"], "k_max": 5}}
     )
     SequentialRunner().run(pipelines["__default__"], catalog)
-    segments = catalog.load("customer_segments")
-    assert segments["ID"].tolist() == raw_customers["ID"].tolist()
-    assert segments["segment"].between(0, 4).all()
+    report = catalog.load("segmentation_report")
+    assert report.startswith("<!DOCTYPE html>")
+    assert report.count('class="segment"') in range(2, 6)  # one card per segment, k = 2..5
     assert catalog.load("customers_rejected").empty

@@ -71,9 +71,10 @@ def load_served(project_path: Path, env: str | None = None) -> Served:
         )
         segment_ids = catalog.load(SEGMENTS_DATASET[algorithm])["segment"].to_numpy()
         pca = catalog.load("pca")
+        segment_names = catalog.load("segment_names")
         version = catalog.get(model_dataset).resolve_load_version()
         tracking_uri = _tracking_uri(context, project_path)
-    names = {k: segment_name(k, params["segment_names"]) for k in range(len(scorer.centres))}
+    names = {k: segment_name(k, segment_names) for k in range(len(scorer.centres))}
     sizes = np.bincount(segment_ids, minlength=len(names))
     facts = {
         "algorithm": algorithm,

@@ -18,9 +18,9 @@ from customer_segmentation.pipelines.clustering.nodes import assign_segments
 logger = logging.getLogger(__name__)
 
 
-def segment_name(segment: int, segment_names: dict[int, str]) -> str:
-    """The name of a segment id: its entry in ``segment_names``, else ``Segment <id>``."""
-    return segment_names.get(segment, f"Segment {segment}")
+def segment_name(segment: int, segment_names: dict[int | str, str]) -> str:
+    """A segment's name in ``segment_names`` (keys may be JSON text), else ``Segment <id>``."""
+    return segment_names.get(segment, segment_names.get(str(segment), f"Segment {segment}"))
 
 
 def assign_served_segments(
@@ -46,7 +46,7 @@ def combine_scores(
     scoring_segments: pd.DataFrame,
     scoring_rejected: pd.DataFrame,
     scoring_quality_summary: dict[str, Any],
-    segment_names: dict[int, str],
+    segment_names: dict[int | str, str],
     id_column: str,
 ) -> pd.DataFrame:
     """Put scored and rejected customers back together, in the order they came in.
@@ -55,7 +55,7 @@ def combine_scores(
         scoring_segments: Identifier and segment of each valid customer, in input order.
         scoring_rejected: Rejected customers as read, with ``raw_row`` and ``reason``.
         scoring_quality_summary: The validation summary (logged).
-        segment_names: The ``segment_names`` parameter.
+        segment_names: Segment id to name (the ``segment_names`` dataset).
         id_column: Name of the identifier column.
 
     Returns:

@@ -63,7 +63,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "scoring_segments",
                     "scoring_rejected",
                     "scoring_quality_summary",
-                    "params:segment_names",
+                    "segment_names",
                     ID_COLUMN,
                 ],
                 outputs="scored_customers",

@@ -1,0 +1,101 @@
+"""The self-contained HTML report: segments, their profiles, the plots and the model's facts."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+from sklearn.cluster import KMeans
+
+from customer_segmentation.pipelines.inference.nodes import segment_name
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+.segment { display: inline-block; border-left: 4px solid #4c78a8; padding: 0.2rem 0.8rem;
+           margin: 0.3rem 1rem 0.3rem 0; }
+"""
+
+
+def build_report(
+    segment_profiles: pd.DataFrame,
+    segment_names: dict,
+    data_quality_summary: dict[str, Any],
+    k_selection: pd.DataFrame,
+    kmeans_model: KMeans,
+    serving: dict[str, Any],
+    *figures: go.Figure,
+) -> str:
+    """Write the report as one HTML page that opens offline (plotly.js is inlined once).
+
+    Args:
+        segment_profiles: The profiles (``profile_segments``).
+        segment_names: Segment id to name.
+        data_quality_summary: Rows raw / primary / rejected and violations per rule.
+        k_selection: The K-Means k sweep.
+        kmeans_model: The K-Means model (its k and scores).
+        serving: The ``serving`` parameters (the algorithm served).
+        *figures: The plots, in the order shown.
+
+    Returns:
+        The HTML page.
+    """
+    segments = segment_profiles[segment_profiles["segment"] >= 0]
+    cards = "".join(
+        f'<div class="segment"><b>{k}. {html.escape(segment_name(k, segment_names))}</b><br>'
+        f"{size:,} customers ({share:.0%})</div>"
+        for k, size, share in segments[["segment", "size", "share"]].itertuples(index=False)
+    )
+    chosen = k_selection.set_index("k").loc[kmeans_model.n_clusters]
+    facts = {
+        "served algorithm": serving["model"],
+        "k (K-Means)": kmeans_model.n_clusters,
+        "silhouette": f"{chosen['silhouette']:.3f}",
+        "Calinski–Harabasz": f"{chosen['calinski_harabasz']:.1f}",
+        "Davies–Bouldin": f"{chosen['davies_bouldin']:.3f}",
+        "written": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    quality = {key: data_quality_summary[key] for key in
+               ("raw_data_path", "rows_raw", "rows_primary", "rows_rejected")}  # fmt: skip
+    quality["violations"] = data_quality_summary["violations"] or "none"
+    plots = "".join(
+        figure.to_html(full_html=False, include_plotlyjs=(i == 0), default_height=480)
+        for i, figure in enumerate(figures)
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Customer segmentation report</title>
+<style>{STYLE}</style></head><body>
+<h1>Customer segmentation</h1>
+<h2>Segments</h2>{cards}
+<h2>Profiles</h2>{_profile_table(segment_profiles, segment_names)}
+<h2>Model</h2>{_facts_table(facts)}
+<h2>Data quality</h2>{_facts_table(quality)}
+<h2>Plots</h2>{plots}
+</body></html>"""
+
+
+def _profile_table(profiles: pd.DataFrame, names: dict) -> str:
+    table = profiles.set_index("segment").drop(columns=[c for c in profiles if c.endswith(" std")])
+    table.index = [segment_name(k, names) if k >= 0 else "All customers" for k in table.index]
+    shown = table.T.astype(object)
+    shown.loc["size"] = [f"{v:,.0f}" for v in table["size"]]
+    shown.loc["share"] = [f"{v:.0%}" for v in table["share"]]
+    for row in shown.index:
+        if ": " in row:
+            shown.loc[row] = [f"{v:.0%}" for v in table[row]]
+        elif row.endswith((" mean", " median")):
+            shown.loc[row] = [f"{v:,.1f}" for v in table[row]]
+    return shown.to_html(escape=True)
+
+
+def _facts_table(facts: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in facts.items()
+    )
+    return f"<table>{rows}</table>"

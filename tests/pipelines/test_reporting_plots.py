@@ -1,0 +1,75 @@
+"""The plots and the HTML report of the reporting pipeline."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+
+from customer_segmentation.pipelines.reporting.plots import (
+    plot_elbow,
+    plot_feature_heatmap,
+    plot_k_scores,
+    plot_model_agreement,
+    plot_pca,
+    plot_segment_sizes,
+    plot_silhouettes,
+)
+from customer_segmentation.pipelines.reporting.report import build_report
+
+NAMES = {"0": "Older · higher income", "1": "Younger"}
+
+
+@pytest.fixture
+def fitted():
+    rng = np.random.default_rng(0)
+    features = np.vstack([rng.normal(0, 1, (60, 3)), rng.normal(4, 1, (40, 3))])
+    model_input = pd.DataFrame(features, columns=["a", "b", "c"]).assign(ID=range(100))
+    model = KMeans(2, n_init=2, random_state=0).fit(features)
+    segments = pd.DataFrame({"ID": range(100), "segment": model.labels_})
+    k_selection = pd.DataFrame({
+        "k": [2, 3], "inertia": [10.0, 8.0], "silhouette": [0.6, 0.4],
+        "calinski_harabasz": [90.0, 70.0], "davies_bouldin": [0.5, 0.7],
+    })  # fmt: skip
+    profiles = pd.DataFrame({
+        "segment": [0, 1, -1], "size": [60, 40, 100], "share": [0.6, 0.4, 1.0],
+        "a mean": [0.0, 4.0, 1.6], "a median": [0.0, 4.0, 1.0], "a std": [1, 1, 2],
+        "x: yes": [0.2, 0.9, 0.48],
+    })  # fmt: skip
+    pca = PCA(2).fit(features)
+    return model_input[["ID", "a", "b", "c"]], model, segments, k_selection, profiles, pca
+
+
+def test_each_plot_draws_its_data(fitted):
+    model_input, model, segments, k_selection, profiles, pca = fitted
+    elbow = plot_elbow(k_selection, model)
+    assert list(elbow.data[0].y) == [10.0, 8.0] and "chosen k = 2" in elbow.layout.title.text
+    assert len(plot_k_scores(k_selection, model).data) == 3
+    silhouettes = plot_silhouettes(model_input, model, "ID", NAMES)
+    assert sum(len(trace.y) for trace in silhouettes.data) == 100
+    pca_plot = plot_pca(model_input, segments, pca, "ID", NAMES)
+    assert sum(len(trace.x) for trace in pca_plot.data) == 100
+    assert len(pca_plot.layout.annotations) == 3  # one loading arrow per feature
+    heatmap = plot_feature_heatmap(model_input, segments, "ID", NAMES)
+    assert np.asarray(heatmap.data[0].z).shape == (2, 3)
+    sizes = plot_segment_sizes(profiles, NAMES)
+    assert list(sizes.data[0].y) == [60, 40] and list(sizes.data[0].x) == list(NAMES.values())
+    agreement = plot_model_agreement(segments, segments, "ID")
+    assert "adjusted Rand index 1.000" in agreement.layout.title.text
+
+
+def test_report_is_one_offline_page(fitted):
+    model_input, model, segments, k_selection, profiles, pca = fitted
+    summary = {"raw_data_path": "raw.csv", "rows_raw": 100, "rows_primary": 100,
+               "rows_rejected": 0, "violations": {}}  # fmt: skip
+    figures = [plot_elbow(k_selection, model), plot_segment_sizes(profiles, NAMES)]
+    page = build_report(profiles, NAMES, summary, k_selection, model, {"model": "kmeans"}, *figures)
+    assert page.startswith("<!DOCTYPE html>") and "Older · higher income" in page
+    assert "All customers" in page and "60 customers (60%)" in page
+    assert not re.search(r"<script[^>]+src=", page)  # no CDN: plotly.js is inlined
+    assert page.count('class="plotly-graph-div"') == 2
+    assert page.count("plotly.js v") == 1  # the library once
