@@ -18,6 +18,7 @@ export UV_PYTHON_DOWNLOADS := never
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
+CHROMIUM := /usr/bin/chromium
 ROWS ?= 2000
 SEED ?= 2026
 
@@ -40,7 +41,13 @@ install: $(VENV)/.synced  ## Create .venv from uv.lock (idempotent)
 run: install  ## Run the default pipeline on data/01_raw/customers.csv
 	$(BIN)/kedro run
 
-test: install  ## Lint, then run the test suite
+# The browser tests use Debian's chromium; installed here where apt-get may run, else skipped.
+$(CHROMIUM):
+	@-if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium is not installed: the browser tests will be skipped"; fi
+
+test: install | $(CHROMIUM)  ## Lint, then run the test suite (with browser tests where Chromium is)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest
 

@@ -74,6 +74,8 @@ def test_the_run_holds_parameters_metrics_artifacts_and_tags(trained, client):
     assert run.data.tags["git_commit"] == head
     assert run.data.tags["raw_data_sha256"] == content_hash(pd.read_csv(raw_path))
     assert run.data.tags["kedro_command"] == "kedro run --pipeline=__default__"
+    report = project.data("08_reporting/segmentation_report.html").read_text()
+    assert run.info.run_id in report
 
 
 def test_registered_model_predicts_customer_segments_in_a_fresh_process(trained):

@@ -18,15 +18,19 @@ logger = logging.getLogger(__name__)
 class TrackingTagsHook:
     """Tag the active MLflow run with the git commit and a hash of the raw data.
 
+    The run id is also put in the catalog as ``mlflow_run_id``, for the report to quote.
+
     kedro-mlflow starts the run in its own ``before_pipeline_run``; these hooks run after it
     (``trylast``) and do nothing when tracking is off, i.e. when no run is active.
     """
 
     @hook_impl(trylast=True)
-    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
-        """Tag the run with the project's git commit (and whether the tree was dirty)."""
-        if mlflow.active_run():
+    def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
+        """Tag the run with the git commit; give the pipeline the run id as ``mlflow_run_id``."""
+        run = mlflow.active_run()
+        if run:
             mlflow.set_tags(git_tags(Path(run_params["project_path"])))
+        catalog["mlflow_run_id"] = run.info.run_id if run else "not tracked"
 
     @hook_impl(trylast=True)
     def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:

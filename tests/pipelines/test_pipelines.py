@@ -19,6 +19,7 @@ def pipelines():
 
 def _catalog(raw: pd.DataFrame, parameters: dict) -> DataCatalog:
     catalog = DataCatalog({"customers_raw": MemoryDataset(raw)})
+    catalog["mlflow_run_id"] = "not tracked"
     for name, value in parameters.items():
         catalog[f"params:{name}"] = value
     for group in ("raw_schema", "data_quality"):

@@ -67,9 +67,11 @@ def test_report_is_one_offline_page(fitted):
     summary = {"raw_data_path": "raw.csv", "rows_raw": 100, "rows_primary": 100,
                "rows_rejected": 0, "violations": {}}  # fmt: skip
     figures = [plot_elbow(k_selection, model), plot_segment_sizes(profiles, NAMES)]
-    page = build_report(profiles, NAMES, summary, k_selection, model, {"model": "kmeans"}, *figures)
+    page = build_report(
+        profiles, NAMES, summary, k_selection, model, {"model": "kmeans"}, "abc123", *figures
+    )
     assert page.startswith("<!DOCTYPE html>") and "Older · higher income" in page
-    assert "All customers" in page and "60 customers (60%)" in page
+    assert "All customers" in page and "60 customers (60%)" in page and "abc123" in page
     assert not re.search(r"<script[^>]+src=", page)  # no CDN: plotly.js is inlined
     assert page.count('class="plotly-graph-div"') == 2
     assert page.count("plotly.js v") == 1  # the library once

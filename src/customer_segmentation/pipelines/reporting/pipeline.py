@@ -55,7 +55,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     report = Node(
         build_report,
         ["segment_profiles", "segment_names", "data_quality_summary", "k_selection",
-         "kmeans_model", "params:serving", *PLOTS],
+         "kmeans_model", "params:serving", "mlflow_run_id", *PLOTS],
         "segmentation_report", name="build_report",
     )  # fmt: skip
     return profiles + plots + Pipeline([report])

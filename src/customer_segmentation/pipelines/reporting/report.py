@@ -29,6 +29,7 @@ def build_report(
     k_selection: pd.DataFrame,
     kmeans_model: KMeans,
     serving: dict[str, Any],
+    mlflow_run_id: str,
     *figures: go.Figure,
 ) -> str:
     """Write the report as one HTML page that opens offline (plotly.js is inlined once).
@@ -40,6 +41,7 @@ def build_report(
         k_selection: The K-Means k sweep.
         kmeans_model: The K-Means model (its k and scores).
         serving: The ``serving`` parameters (the algorithm served).
+        mlflow_run_id: The MLflow run of this training, or "not tracked".
         *figures: The plots, in the order shown.
 
     Returns:
@@ -58,6 +60,7 @@ def build_report(
         "silhouette": f"{chosen['silhouette']:.3f}",
         "Calinski–Harabasz": f"{chosen['calinski_harabasz']:.1f}",
         "Davies–Bouldin": f"{chosen['davies_bouldin']:.3f}",
+        "MLflow run": mlflow_run_id,
         "written": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     quality = {key: data_quality_summary[key] for key in

@@ -1,0 +1,113 @@
+"""What users see, in a real headless Chromium: the kedro-viz static site and the HTML report.
+
+Needs Debian's chromium (``make test`` installs it where it can) and Playwright driving it,
+with no browser download. Screenshots land in ``data/08_reporting/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import PROJECT_ROOT
+from .kedro_project import Project, copy_project
+from .test_tracking import _free_port, _wait_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = PROJECT_ROOT / "data" / "08_reporting" / "screenshots"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} absent (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Project:
+    """A trained project with its kedro-viz static site built (previews included)."""
+    project = copy_project(tmp_path_factory.mktemp("viewed"))
+    project.run()
+    subprocess.run([sys.executable, "-m", "kedro", "viz", "build", "--include-previews"],
+                   cwd=project.root, env=project.env(), check=True, capture_output=True,
+                   timeout=300)  # fmt: skip
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return project
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def viz_site(built):
+    """The static site on 127.0.0.1, served as a user would after `kedro viz build`."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=built.root / "build", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/", server, seconds=30)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_kedro_viz_renders_every_pipeline(built, browser, viz_site):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(viz_site)
+    page.wait_for_selector(".pipeline-node", timeout=60_000)
+    page.screenshot(path=SCREENSHOTS / "kedro_viz.png")
+    api = built.root / "build" / "api" / "pipelines"
+    pipelines = ["data_processing", "feature_engineering", "clustering", "reporting", "inference"]
+    for pipeline in pipelines:
+        dropdown = page.locator(".pipeline-list").first
+        dropdown.click()
+        dropdown.get_by_text(pipeline, exact=True).last.click()
+        nodes = json.loads((api / pipeline).read_text())["nodes"]
+        for kind in ("task", "data"):
+            expected = sum(1 for node in nodes if node["type"] == kind)
+            page.wait_for_function(
+                f"document.querySelectorAll('.pipeline-node--{kind}').length === {expected}",
+                timeout=20_000,
+            )
+    assert errors == []
+
+
+def test_report_renders_every_plot(built, browser):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    report = built.data("08_reporting/segmentation_report.html")
+    page.goto(report.as_uri())
+    page.wait_for_function(
+        "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 7", timeout=60_000
+    )
+    assert page.locator(".js-plotly-plot").count() == 7
+    names = json.loads(built.data("07_model_output/segment_names.json").read_text())
+    assert page.locator(".segment").count() == len(names)
+    for name in names.values():
+        assert page.get_by_text(name).count() >= 1
+    page.screenshot(path=SCREENSHOTS / "segmentation_report.png", full_page=True)
+    assert errors == []
