@@ -21,6 +21,7 @@ from customer_segmentation.pipelines.feature_engineering.nodes import build_mode
 
 from .conftest import REFERENCE_CSV
 from .kedro_project import Project, copy_project
+from .pipelines.test_reporting_nodes import assert_names_follow_the_rule
 from .test_tracking import _free_port, _wait_for
 
 pytestmark = pytest.mark.slow
@@ -81,13 +82,16 @@ def test_segments_have_names_sizes_and_shares(client, trained):
     assert sum(s["share"] for s in segments) == pytest.approx(1)
 
 
-def test_segments_carry_the_generated_names(client, trained):
-    """On the reference data (k = 4 by the knee) every segment gets its own name."""
+def test_segments_carry_the_generated_names(client, trained, parameters, raw_schema):
+    """On the reference data (k = 4 by the knee) every segment gets its own name, by the rule."""
     project, _ = trained
     names = json.loads(project.data("07_model_output/segment_names.json").read_text())
     segments = client.get("/segments").json()["segments"]
     assert [s["segment_name"] for s in segments] == [names[str(s["segment"])] for s in segments]
     assert len(set(names.values())) == len(names) == 4
+    profiles = pd.read_csv(project.data("08_reporting/segment_profiles.csv"))
+    naming = parameters["reporting"]["naming"]
+    assert_names_follow_the_rule(profiles, names, raw_schema, naming["words"], naming["min_effect"])
 
 
 def test_predict_equals_customer_segments(client, trained):

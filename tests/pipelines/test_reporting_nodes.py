@@ -14,7 +14,6 @@ from customer_segmentation.pipelines.reporting.nodes import (
 
 WORDS = {"Age": ["younger", "older"], "Income": ["lower income", "higher income"]}
 NAMING = {"naming": {"max_traits": 3, "min_effect": 0.5, "words": WORDS}, "segment_names": {}}
-NUMERIC_WORDS = {word: (column, i) for column, pair in WORDS.items() for i, word in enumerate(pair)}
 
 
 @pytest.fixture
@@ -55,22 +54,32 @@ def test_names_follow_the_rule_on_the_profile_table(customers, parameters, raw_s
     profiles = profile_segments(customers, segments, features, raw_schema)
     names = name_segments(profiles, features, raw_schema, NAMING)
     assert names[1].startswith("Older") and names[0] != names[1]
-    overall = profiles.set_index("segment").loc[-1]
-    labels = {label: column for column in raw_schema["columns"]
-              for label in (raw_schema["columns"][column].get("codes") or {}).values()}  # fmt: skip
+    assert_names_follow_the_rule(profiles, names, raw_schema, WORDS, min_effect=0.5)
+
+
+def assert_names_follow_the_rule(
+    profiles: pd.DataFrame, names: dict, raw_schema: dict, words: dict, min_effect: float
+) -> None:
+    """Check every word of every name against the profile table (docs/models.md's rule)."""
+    numeric_words = {
+        word: (column, i) for column, pair in words.items() for i, word in enumerate(pair)
+    }
+    labels = {label: column for column, spec in raw_schema["columns"].items()
+              for label in (spec.get("codes") or {}).values()}  # fmt: skip
+    table = profiles.set_index("segment")
+    overall = table.loc[-1]
     for k, name in names.items():
-        row = profiles.set_index("segment").loc[k]
+        row = table.loc[int(k)]
         for word in [] if name == "Typical customers" else name.lower().split(" · "):
-            if word in NUMERIC_WORDS:
-                column, above = NUMERIC_WORDS[word]
-                effect = (row[f"{column} mean"] - overall[f"{column} mean"]) / overall[
-                    f"{column} std"
-                ]
-                assert abs(effect) >= 0.5 and (effect > 0) == bool(above)
+            if word in numeric_words:
+                column, above = numeric_words[word]
+                spread = overall[f"{column} std"]
+                effect = (row[f"{column} mean"] - overall[f"{column} mean"]) / spread
+                assert abs(effect) >= min_effect and (effect > 0) == bool(above), (name, word)
             else:
                 share = f"{labels[word]}: {word}"
                 base = overall[share]
-                assert (row[share] - base) / np.sqrt(base * (1 - base)) >= 0.5
+                assert (row[share] - base) / np.sqrt(base * (1 - base)) >= min_effect, (name, word)
 
 
 def test_names_differ_and_overrides_win(customers, parameters, raw_schema):
