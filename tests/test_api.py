@@ -63,6 +63,15 @@ def test_not_ready_until_the_model_is_loaded(trained):
     assert client.post("/predict", json=_body(raw)).status_code == 503
 
 
+def test_an_untrained_project_is_served_as_not_ready(tmp_path, caplog):
+    project = copy_project(tmp_path)
+    with TestClient(create_app(project.root)) as client:
+        assert client.get("/health").status_code == 200
+        assert client.get("/ready").status_code == 503
+        assert client.get("/segments").status_code == 503
+    assert "No model to serve" in caplog.text and "run `make run` first" in caplog.text
+
+
 def test_model_facts(client, trained):
     project, _ = trained
     facts = client.get("/model").json()

@@ -31,6 +31,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from kedro.framework.project import settings as kedro_settings
 from kedro.framework.startup import bootstrap_project
+from kedro.io import DatasetError
 
 from customer_segmentation.schema import RawSchema, cast_valid_rows, check_rows
 
@@ -90,7 +91,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state["served"] = load_served(settings.project_path, settings.env)
+        try:
+            state["served"] = load_served(settings.project_path, settings.env)
+        except DatasetError as error:  # nothing trained yet: stay up, answer 503
+            logger.error("No model to serve in %s (run `make run` first): %s",
+                         settings.project_path, error)  # fmt: skip
         yield
         state.clear()
 
