@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
-import signal
-import subprocess
 import sys
 
 import numpy as np
@@ -22,7 +19,7 @@ from customer_segmentation.pipelines.feature_engineering.nodes import build_mode
 from .conftest import REFERENCE_CSV
 from .kedro_project import Project, copy_project
 from .pipelines.test_reporting_nodes import assert_names_follow_the_rule
-from .test_tracking import _free_port, _wait_for
+from .servers import running_server
 
 pytestmark = pytest.mark.slow
 
@@ -262,19 +259,11 @@ def test_openapi_and_docs(client):
 def uvicorn_server(trained):
     """The service under a real uvicorn on 127.0.0.1, as `make serve` starts it."""
     project, _ = trained
-    port = _free_port()
     env = project.env() | {"CUSTOMER_SEGMENTATION_PROJECT": str(project.root)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "customer_segmentation.api:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        _wait_for(f"http://127.0.0.1:{port}/ready", server, seconds=90)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+    command = [sys.executable, "-m", "uvicorn", "customer_segmentation.api:create_app",
+               "--factory", "--host", "127.0.0.1", "--port", "{port}"]  # fmt: skip
+    with running_server(command, project.root, env, "/ready") as url:
+        yield url
 
 
 def test_real_uvicorn_on_loopback(uvicorn_server, trained):

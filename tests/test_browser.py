@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from .conftest import PROJECT_ROOT
 from .kedro_project import Project, copy_project
-from .test_tracking import _free_port, _wait_for
+from .servers import running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT_ROOT / "data" / "08_reporting" / "screenshots"
@@ -58,18 +57,9 @@ def browser():
 @pytest.fixture(scope="module")
 def viz_site(built):
     """The static site on 127.0.0.1, served as a user would after `kedro viz build`."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        cwd=built.root / "build", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        _wait_for(f"http://127.0.0.1:{port}/", server, seconds=30)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+    command = [sys.executable, "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+    with running_server(command, built.root / "build", os.environ.copy(), "/", seconds=30) as url:
+        yield f"{url}/"
 
 
 def test_kedro_viz_renders_every_pipeline(built, browser, viz_site):

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pandas as pd
@@ -21,6 +17,7 @@ from customer_segmentation.hooks import content_hash
 
 from .conftest import REFERENCE_CSV
 from .kedro_project import Project, copy_project
+from .servers import running_server
 
 pytestmark = pytest.mark.slow
 MODEL = "customer-segmentation"
@@ -132,45 +129,17 @@ def test_tracking_switched_off_logs_no_run(tmp_path):
 
 def test_mlflow_models_serve_answers_the_same_segments(trained):
     project, raw_path, segments = trained
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{MODEL}/latest",
-         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=project.root, env=project.env(), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        _wait_for(f"http://127.0.0.1:{port}/ping", server, seconds=120)
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{MODEL}/latest",
+               "--env-manager", "local", "--host", "127.0.0.1", "--port", "{port}"]  # fmt: skip
+    with running_server(command, project.root, project.env(), "/ping", seconds=120) as url:
         raw = pd.read_csv(raw_path).head(300)
         raw.loc[299, "Age"] = 999
         body = {"dataframe_split": json.loads(raw.to_json(orient="split", index=False))}
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
+            f"{url}/invocations", data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )  # fmt: skip
         with urllib.request.urlopen(request, timeout=60) as response:
             answer = pd.read_json(io.StringIO(json.dumps(json.load(response)["predictions"])))
-        assert answer["segment"].tolist()[:299] == segments["segment"].tolist()[:299]
-        assert answer.loc[299, "reason"] == "Age: 999 is outside [18, 100]"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for(url: str, server: subprocess.Popen, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"the server exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer within {seconds} s")
+    assert answer["segment"].tolist()[:299] == segments["segment"].tolist()[:299]
+    assert answer.loc[299, "reason"] == "Age: 999 is outside [18, 100]"

@@ -5,11 +5,10 @@ import os
 from kedro.config import OmegaConfigLoader
 
 from customer_segmentation.hooks import TrackingTagsHook
+from customer_segmentation.pipeline_registry import DEFAULT_PIPELINES
 
 TRACKING_SWITCH = "CUSTOMER_SEGMENTATION_TRACKING"
-ALL_PIPELINES = (
-    "__default__", "data_processing", "feature_engineering", "clustering", "reporting", "inference"
-)  # fmt: skip
+ALL_PIPELINES = ("__default__", *DEFAULT_PIPELINES, "inference")
 
 
 def untracked_pipelines() -> list[str]:
