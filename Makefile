@@ -22,7 +22,7 @@ CHROMIUM := /usr/bin/chromium
 ROWS ?= 2000
 SEED ?= 2026
 
-.PHONY: help install run test lint bench data viz mlflow-ui score serve clean
+.PHONY: help install run test docker-test lint bench data viz notebook mlflow-ui score serve clean
 .DEFAULT_GOAL := help
 
 help:  ## List the commands
@@ -51,6 +51,9 @@ test: install | $(CHROMIUM)  ## Lint, then run the test suite (with browser test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest
 
+docker-test: install  ## Build the image, run docker-compose.yml, score customers, tear down (needs Docker)
+	$(BIN)/pytest tests/docker -m docker -n 0 --log-cli-level=INFO
+
 bench: install  ## Benchmarks (minutes): K-Prototypes against kmodes, serving against mlflow
 	$(BIN)/python benchmarks/kprototypes.py
 	$(BIN)/python benchmarks/serving.py
@@ -64,6 +67,9 @@ data: install  ## Regenerate data/01_raw/customers.csv (ROWS=2000 SEED=2026 OUT=
 
 viz: install  ## Browse the pipelines in kedro-viz
 	$(BIN)/kedro viz run
+
+notebook: install  ## Open the notebooks in JupyterLab with the Kedro kernel (catalog, context)
+	$(BIN)/kedro jupyter lab --notebook-dir=notebooks
 
 mlflow-ui: install  ## Browse tracked runs and models on 127.0.0.1:5000
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

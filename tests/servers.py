@@ -22,7 +22,7 @@ def running_server(
     Yields:
         The server's base URL, ``http://127.0.0.1:<port>``.
     """
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [part.replace("{port}", str(port)) for part in command], cwd=cwd, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -36,7 +36,7 @@ def running_server(
         server.wait(timeout=30)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

@@ -138,6 +138,13 @@ def test_serving_k_prototypes(trained):
     assert [p["segment"] for p in predictions] == expected["segment"].tolist()
 
 
+def test_kedro_env_chooses_the_configuration_as_for_kedro_run(trained, monkeypatch):
+    monkeypatch.setenv("KEDRO_ENV", "serve_kprototypes")  # as the image sets KEDRO_ENV=docker
+    monkeypatch.delenv("CUSTOMER_SEGMENTATION_ENV", raising=False)
+    with TestClient(create_app(trained[0].root)) as client:
+        assert client.get("/model").json()["algorithm"] == "kprototypes"
+
+
 @pytest.mark.parametrize(
     ("change", "field", "type_"),
     [

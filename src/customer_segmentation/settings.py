@@ -1,8 +1,10 @@
 """Kedro project settings (https://docs.kedro.org/en/stable/configure/configuration_basics/)."""
 
 import os
+from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
+from kedro.utils import find_kedro_project
 
 from customer_segmentation.hooks import TrackingTagsHook
 from customer_segmentation.pipeline_registry import DEFAULT_PIPELINES
@@ -21,11 +23,26 @@ def untracked_pipelines() -> list[str]:
     return list(ALL_PIPELINES) if tracking_off else ["inference"]
 
 
+def project_root() -> str:
+    """The root of the project the working directory is in, as mlflow.yml's ``${project_root:}``.
+
+    Keeps the SQLite store in one place whether Kedro runs from the root, a notebook in
+    ``notebooks/`` or the container's ``/app``: MLflow reads ``sqlite:///`` paths from the
+    working directory.
+    """
+    return (find_kedro_project(Path.cwd()) or Path.cwd()).as_posix()
+
+
 HOOKS = (TrackingTagsHook(),)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    "custom_resolvers": {"untracked_pipelines": untracked_pipelines},
+    "custom_resolvers": {
+        "untracked_pipelines": untracked_pipelines,
+        "project_root": project_root,
+    },
+    # An environment's mlflow.yml (conf/docker) overrides single keys, not whole sections.
+    "merge_strategy": {"mlflow": "soft"},
 }

@@ -5,7 +5,7 @@ Settings come from arguments or environment variables:
 | variable | default | meaning |
 |---|---|---|
 | ``CUSTOMER_SEGMENTATION_PROJECT`` | the working directory | Kedro project whose outputs are served |
-| ``CUSTOMER_SEGMENTATION_ENV`` | ``local`` | Kedro configuration environment |
+| ``CUSTOMER_SEGMENTATION_ENV`` | ``$KEDRO_ENV``, else ``local`` | Kedro configuration environment |
 | ``CUSTOMER_SEGMENTATION_MAX_BATCH`` | 10000 | most customers in one request |
 | ``CUSTOMER_SEGMENTATION_MAX_BODY_BYTES`` | 16777216 | largest request body |
 | ``CUSTOMER_SEGMENTATION_API_KEY`` | unset | when set, every endpoint but the probes needs ``X-API-Key`` |
@@ -60,7 +60,7 @@ class ServiceSettings:
         get = os.environ.get
         values: dict[str, Any] = {
             "project_path": Path(get(f"{ENV_PREFIX}PROJECT", Path.cwd())),
-            "env": get(f"{ENV_PREFIX}ENV"),
+            "env": get(f"{ENV_PREFIX}ENV") or get("KEDRO_ENV"),
             "max_batch": int(get(f"{ENV_PREFIX}MAX_BATCH", 10_000)),
             "max_body_bytes": int(get(f"{ENV_PREFIX}MAX_BODY_BYTES", 16 * 1024 * 1024)),
             "api_key": get(f"{ENV_PREFIX}API_KEY") or None,

@@ -73,7 +73,8 @@ def load_served(project_path: Path, env: str | None = None) -> Served:
         pca = catalog.load("pca")
         segment_names = catalog.load("segment_names")
         version = catalog.get(model_dataset).resolve_load_version()
-        tracking_uri = _tracking_uri(context, project_path)
+        mlflow_config = getattr(context, "mlflow", None)  # absent without kedro-mlflow
+        tracking_uri = mlflow_config.server.mlflow_tracking_uri if mlflow_config else None
     names = {k: segment_name(k, segment_names) for k in range(len(scorer.centres))}
     sizes = np.bincount(segment_ids, minlength=len(names))
     facts = {
@@ -109,15 +110,6 @@ def load_served(project_path: Path, env: str | None = None) -> Served:
         pca_components=pca.components_,
         pca_explained=[float(share) for share in pca.explained_variance_ratio_],
     )
-
-
-def _tracking_uri(context: Any, project_path: Path) -> str | None:
-    """kedro-mlflow's tracking URI, with a relative SQLite path made absolute."""
-    mlflow_config = getattr(context, "mlflow", None)
-    uri = mlflow_config.server.mlflow_tracking_uri if mlflow_config else None
-    if uri and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        uri = f"sqlite:///{project_path / uri.removeprefix('sqlite:///')}"
-    return uri
 
 
 def _registry_facts(tracking_uri: str | None, version: str) -> dict[str, Any]:
