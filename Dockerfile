@@ -14,8 +14,9 @@ ENV UV_COMPILE_BYTECODE=1 \
 RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /app
 # Dependencies first: this layer is rebuilt only when the lock changes.
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
+COPY README.md ./
 COPY src ./src
 RUN uv sync --frozen --no-dev
 COPY conf ./conf

@@ -94,8 +94,10 @@ def stack() -> Iterator[Stack]:
             )  # fmt: skip
             yield stack
         finally:
-            logger.info("compose logs (tail):\n%s", stack.compose("logs", "--tail=20")[-6000:])
-            stack.compose("down", "--volumes", "--remove-orphans")
+            try:
+                logger.info("compose logs (tail):\n%s", stack.compose("logs", "--tail=20")[-6000:])
+            finally:
+                stack.compose("down", "--volumes", "--remove-orphans")
 
 
 def _raw_customers(rows: int) -> pd.DataFrame:
