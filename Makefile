@@ -71,8 +71,8 @@ viz: install  ## Browse the pipelines in kedro-viz
 notebook: install  ## Open the notebooks in JupyterLab with the Kedro kernel (catalog, context)
 	$(BIN)/kedro jupyter lab --notebook-dir=notebooks
 
-mlflow-ui: install  ## Browse tracked runs and models on 127.0.0.1:5000
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+mlflow-ui: install  ## Browse tracked runs and models on 127.0.0.1:5000 (store and address: conf/base/mlflow.yml)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/kedro mlflow ui  # it starts the `mlflow` on PATH
 
 serve: install  ## Serve the last run's model over HTTP (HOST=127.0.0.1 PORT=8000 WORKERS=1)
 	$(BIN)/uvicorn customer_segmentation.api:create_app --factory \

@@ -15,7 +15,6 @@ from kedro.framework.startup import bootstrap_project
 from customer_segmentation.pipeline_registry import REGISTERED_MODEL_NAME
 from customer_segmentation.pipelines.feature_engineering.nodes import categorical_features
 from customer_segmentation.pipelines.inference.nodes import segment_name
-from customer_segmentation.schema import RawSchema
 
 from .scoring import Scorer, build_scorer
 
@@ -28,7 +27,6 @@ class Served:
     """Everything a request needs, loaded at start-up.
 
     Attributes:
-        schema: The raw schema (request models are built from it).
         scorer: The served model's arithmetic.
         names: Segment id to segment name.
         segments: Per segment: id, name, size and share of the training customers.
@@ -38,7 +36,6 @@ class Served:
         pca_explained: Share of variance on each axis.
     """
 
-    schema: RawSchema
     scorer: Scorer
     names: dict[int, str]
     segments: list[dict[str, Any]]
@@ -93,7 +90,6 @@ def load_served(project_path: Path, env: str | None = None) -> Served:
         "Serving %s (k=%d, version %s) from %s", algorithm, len(names), version, project_path
     )
     return Served(
-        schema=RawSchema.from_params(params["raw_schema"]),
         scorer=scorer,
         names=names,
         segments=[

@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from .. import ID_COLUMN
 from .kprototypes_nodes import (
     assign_kprototypes_segments,
     choose_kprototypes_k,
@@ -17,8 +18,6 @@ from .nodes import (
     sweep_k,
     train_kmeans,
 )
-
-ID_COLUMN = "params:raw_schema.id_column"
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from .. import ID_COLUMN
 from .nodes import build_mixed_input, build_model_input, fit_pca, fit_preprocessor
 
 
@@ -17,7 +18,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 build_model_input,
-                inputs=["customers_primary", "preprocessor", "params:raw_schema.id_column"],
+                inputs=["customers_primary", "preprocessor", ID_COLUMN],
                 outputs="model_input",
                 name="build_model_input",
             ),
@@ -28,11 +29,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "preprocessor",
                     "params:features",
                     "params:raw_schema",
-                    "params:raw_schema.id_column",
+                    ID_COLUMN,
                 ],
                 outputs="kprototypes_input",
                 name="build_kprototypes_input",
             ),
-            Node(fit_pca, ["model_input", "params:raw_schema.id_column"], "pca", name="fit_pca"),
+            Node(fit_pca, ["model_input", ID_COLUMN], "pca", name="fit_pca"),
         ]
     )

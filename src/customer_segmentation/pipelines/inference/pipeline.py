@@ -8,11 +8,10 @@ is also the MLflow model logged with every training run.
 
 from kedro.pipeline import Node, Pipeline
 
+from .. import ID_COLUMN
 from ..data_processing.nodes import validate_customers
 from ..feature_engineering.nodes import build_mixed_input, build_model_input
 from .nodes import assign_served_segments, combine_scores
-
-ID_COLUMN = "params:raw_schema.id_column"
 
 
 def create_pipeline(**kwargs) -> Pipeline:

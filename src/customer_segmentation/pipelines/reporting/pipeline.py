@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
+from .. import ID_COLUMN
 from .nodes import name_segments, profile_segments, served_segments
 from .plots import (
     plot_elbow,
@@ -14,7 +15,6 @@ from .plots import (
 )
 from .report import build_report
 
-ID_COLUMN = "params:raw_schema.id_column"
 SEGMENTED = ["model_input", "served_segments"]
 PLOTS = {
     "elbow_plot": (plot_elbow, ["k_selection", "kmeans_model"]),
