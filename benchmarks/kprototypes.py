@@ -32,7 +32,9 @@ def mixed_data(rows: int) -> tuple[np.ndarray, np.ndarray]:
 
 def fit(engine: str, numeric, categorical, k: int, n_init: int) -> tuple[float, float]:
     started = time.perf_counter()
-    model = KPrototypes(k, n_init=n_init, random_state=0, engine=engine).fit(numeric, categorical)
+    columns = list(range(numeric.shape[1], numeric.shape[1] + categorical.shape[1]))
+    model = KPrototypes(k, categorical=columns, n_init=n_init, random_state=0, engine=engine)
+    model.fit(np.hstack([numeric, categorical]))
     seconds = time.perf_counter() - started
     centroids = (model.numeric_centroids_, model.categorical_centroids_)
     cost = labels_cost(numeric, categorical, centroids, euclidean_dissim, matching_dissim,

@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
 
 from customer_segmentation.data_generator import generate_customers
+from customer_segmentation.features import FeatureSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 REFERENCE_CSV = SHARED_DATA / "segmentation_data.csv"
 
 
-@pytest.fixture(scope="session")
-def parameters() -> dict[str, Any]:
+@functools.cache
+def project_parameters() -> dict[str, Any]:
     """The project's parameters, read from conf/ as `kedro run` reads them."""
     loader = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="local")
     return loader["parameters"]
 
 
 @pytest.fixture(scope="session")
+def parameters() -> dict[str, Any]:
+    return project_parameters()
+
+
+@pytest.fixture(scope="session")
 def raw_schema(parameters) -> dict[str, Any]:
     return parameters["raw_schema"]
+
+
+@pytest.fixture(scope="session")
+def features(parameters) -> dict[str, Any]:
+    return parameters["features"]
+
+
+@pytest.fixture(scope="session")
+def spec(raw_schema, features) -> FeatureSpec:
+    """The project's feature specification."""
+    return FeatureSpec.from_params(raw_schema, features)
 
 
 @pytest.fixture
@@ -53,3 +72,36 @@ def users_mlflow_store_is_untouched():
     before = stamp()
     yield
     assert stamp() == before, f"a test wrote into {store}"
+
+
+def fit_segmenter(
+    customers: pd.DataFrame, spec: FeatureSpec, algorithm: str = "kmeans", k: int = 3
+):
+    """A segmenter trained in memory on ``customers`` as the pipelines train one."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    from customer_segmentation.features import fit_features
+    from customer_segmentation.kprototypes import KPrototypes
+    from customer_segmentation.segmenter import build_segmenter
+    from customer_segmentation.validation import split_rows
+
+    valid = split_rows(customers, spec, "customers").valid
+    features = fit_features(valid, spec)
+    inputs = features.transform(*features.arrays(valid))
+    if algorithm == "kmeans":
+        model = KMeans(k, n_init=2, random_state=0).fit(inputs)
+    else:
+        mixed = features.mixed_frame(valid).drop(columns=spec.id_column)
+        categorical = list(range(len(spec.numeric), mixed.shape[1]))
+        model = KPrototypes(k, categorical=categorical, n_init=2, random_state=0)
+        model.fit(mixed.to_numpy(dtype=float))
+    names = {segment: f"Group {segment}" for segment in range(k)}
+    sizes = np.bincount(model.labels_, minlength=k)
+    return build_segmenter(features, model, algorithm, names, sizes, PCA(2).fit(inputs))
+
+
+@pytest.fixture(scope="session", params=["kmeans", "kprototypes"])
+def segmenter(request, spec):
+    """A K-Means and a K-Prototypes segmenter of 400 generated customers."""
+    return fit_segmenter(generate_customers(400, seed=3), spec, request.param)

@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .conftest import PROJECT_ROOT
@@ -106,3 +107,21 @@ def copy_project(destination: Path) -> Project:
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy of the project"]):
         subprocess.run([*git, *command], cwd=destination, check=True, capture_output=True)
     return Project(destination)  # fmt: skip
+
+
+def shop_customers(rows: int = 600, seed: int = 0) -> pd.DataFrame:
+    """The table of ``tests/fixtures/conf_byo``: text IDs, a nominal and a text-coded ordinal
+    column, a binary one, and four missing values (rows 5, 77, 123 and 300)."""
+    rng = np.random.default_rng(seed)
+    tier = rng.choice(["bronze", "silver", "gold"], rows, p=[0.6, 0.3, 0.1])
+    table = pd.DataFrame({
+        "customer_id": [f"C-{i:05d}" for i in range(rows)],
+        "age_years": rng.integers(18, 80, rows),
+        "yearly_spend": np.round(rng.gamma(2, 300, rows) * (1 + (tier == "gold") * 3), 2),
+        "region": rng.choice(["north", "south", "east", "west"], rows),
+        "loyalty_tier": tier,
+        "has_app": rng.integers(0, 2, rows),
+    }).astype({"age_years": "float64", "region": "object"})  # fmt: skip
+    table.loc[[5, 77, 300], "age_years"] = np.nan
+    table.loc[123, "region"] = None
+    return table

@@ -5,21 +5,21 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import shutil
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from customer_segmentation.api import create_app
-from customer_segmentation.pipelines.clustering.nodes import assign_segments
-from customer_segmentation.pipelines.feature_engineering.nodes import build_model_input
 
 from .conftest import REFERENCE_CSV
 from .kedro_project import Project, copy_project
-from .pipelines.test_reporting_nodes import assert_names_follow_the_rule
 from .servers import running_server
+from .test_segments import assert_names_follow_the_rule
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +30,6 @@ def trained(tmp_path_factory) -> tuple[Project, pd.DataFrame]:
     project = copy_project(tmp_path_factory.mktemp("served"))
     raw_path = REFERENCE_CSV if REFERENCE_CSV.exists() else project.data("01_raw/customers.csv")
     project.run(f"--params=raw_data_path={raw_path}", tracking=True)
-    (project.root / "conf" / "serve_kprototypes").mkdir()
-    (project.root / "conf" / "serve_kprototypes" / "parameters.yml").write_text(
-        "serving:\n  model: kprototypes\n"
-    )
     return project, pd.read_csv(raw_path)
 
 
@@ -74,7 +70,8 @@ def test_model_facts(client, trained):
     facts = client.get("/model").json()
     assert facts["algorithm"] == "kmeans" and facts["k"] == 4
     assert facts["features"]["categorical"][0] == "Sex"
-    version = project.latest("06_models/kmeans_model.pkl").parent.name
+    version = project.latest("06_models/segmenter.pkl").parent.name
+    assert facts["dataset"] == "segmenter"
     assert facts["trained_at"] == facts["dataset_version"] == version
     assert facts["registered_model"] == "customer-segmentation"
     assert facts["registered_version"] == 1 and len(facts["mlflow_run_id"]) == 32
@@ -123,26 +120,46 @@ def test_predict_equals_the_pipeline_on_random_valid_customers(client, trained):
         "Settlement size": rng.integers(0, 3, 500),
     })  # fmt: skip
     predictions = client.post("/predict", json=_body(customers)).json()["predictions"]
-    preprocessor = pickle.loads(project.latest("06_models/preprocessor.pkl").read_bytes())
+    segmenter = pickle.loads(project.latest("06_models/segmenter.pkl").read_bytes())
+    assert [p["segment"] for p in predictions] == segmenter.predict(customers)["segment"].tolist()
     model = pickle.loads(project.latest("06_models/kmeans_model.pkl").read_bytes())
-    expected = assign_segments(build_model_input(customers, preprocessor, "ID"), model, "ID")
-    assert [p["segment"] for p in predictions] == expected["segment"].tolist()
+    features = segmenter.features.frame(customers).drop(columns="ID").to_numpy()
+    assert [p["segment"] for p in predictions] == model.predict(features).tolist()
 
 
-def test_serving_k_prototypes(trained):
-    project, raw = trained
-    with TestClient(create_app(project.root, env="serve_kprototypes")) as client:
+def test_serving_k_prototypes(trained, tmp_path):
+    """`serving.model` is read by training only: retrain the segmenter, then serve it."""
+    project = Project(shutil.copytree(trained[0].root, tmp_path / "copy"))
+    project.run("--pipelines=clustering", "--params=serving.model=kprototypes")
+    with TestClient(create_app(project.root)) as client:
         assert client.get("/model").json()["algorithm"] == "kprototypes"
-        predictions = client.post("/predict", json=_body(raw)).json()["predictions"]
+        predictions = client.post("/predict", json=_body(trained[1])).json()["predictions"]
     expected = pd.read_parquet(project.data("07_model_output/kprototypes_segments.parquet"))
     assert [p["segment"] for p in predictions] == expected["segment"].tolist()
+    names = json.loads(project.data("07_model_output/kprototypes_segment_names.json").read_text())
+    assert [p["segment_name"] for p in predictions] == [names[str(s)] for s in expected["segment"]]
 
 
-def test_kedro_env_chooses_the_configuration_as_for_kedro_run(trained, monkeypatch):
-    monkeypatch.setenv("KEDRO_ENV", "serve_kprototypes")  # as the image sets KEDRO_ENV=docker
+def test_kedro_env_chooses_the_configuration_as_for_kedro_run(
+    trained, raw_schema, monkeypatch, caplog
+):
+    """KEDRO_ENV (as the image sets it) picks the configuration; a model trained with another
+    feature specification is refused, naming both."""
+    project, _ = trained
+    other = project.root / "conf" / "narrower"
+    other.mkdir(exist_ok=True)
+    columns = {**raw_schema["columns"], "Age": {**raw_schema["columns"]["Age"], "max": 99}}
+    narrower = {"raw_schema": {**raw_schema, "columns": columns}}
+    (other / "parameters.yml").write_text(yaml.safe_dump(narrower))
+    monkeypatch.setenv("KEDRO_ENV", "narrower")
     monkeypatch.delenv("CUSTOMER_SEGMENTATION_ENV", raising=False)
-    with TestClient(create_app(trained[0].root)) as client:
-        assert client.get("/model").json()["algorithm"] == "kprototypes"
+    with TestClient(create_app(project.root)) as client:
+        spec = client.get("/openapi.json").json()
+        assert spec["components"]["schemas"]["Customer"]["properties"]["Age"]["maximum"] == 99
+        assert client.get("/ready").status_code == 503
+    assert "Not serving: The segmenter version" in caplog.text
+    assert "the configuration (env 'narrower') says" in caplog.text
+    assert "kedro run --env=narrower" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 from customer_segmentation.data_generator import generate_customers
 
 from .conftest import PROJECT_ROOT, REFERENCE_CSV
-from .kedro_project import Project, copy_project
+from .kedro_project import Project, copy_project, shop_customers
 
 pytestmark = pytest.mark.slow
 OUTPUTS_KPROTOTYPES = "07_model_output/kprototypes_segments.parquet"
@@ -85,8 +85,10 @@ def test_clustering_with_the_kmodes_engine(default_run):
 
 
 def test_batch_scoring_can_serve_k_prototypes(default_run):
+    """`serving.model` is read when the segmenter is built, at the end of clustering."""
     project, _ = default_run
-    project.run("--pipelines=inference", "--params=serving.model=kprototypes")
+    project.run("--pipelines=clustering", "--params=serving.model=kprototypes")
+    project.run("--pipelines=inference")
     scored = project.read_output("scored")
     expected = pd.read_parquet(project.data(OUTPUTS_KPROTOTYPES))
     assert scored["segment"].tolist() == expected["segment"].tolist()
@@ -171,21 +173,7 @@ def test_too_many_rejected_rows_fail_the_run_and_keep_the_rejects(project):
 def test_bring_your_own_table_by_configuration_only(project):
     """Another table shape, a conf environment, and no code: the whole default pipeline."""
     shutil.copytree(PROJECT_ROOT / "tests" / "fixtures" / "conf_byo", project.root / "conf" / "byo")
-    rng = np.random.default_rng(0)
-    rows = 600
-    tier = rng.choice(["bronze", "silver", "gold"], rows, p=[0.6, 0.3, 0.1])
-    table = pd.DataFrame(
-        {
-            "customer_id": [f"C-{i:05d}" for i in range(rows)],
-            "age_years": rng.integers(18, 80, rows),
-            "yearly_spend": np.round(rng.gamma(2, 300, rows) * (1 + (tier == "gold") * 3), 2),
-            "region": rng.choice(["north", "south", "east", "west"], rows),
-            "loyalty_tier": tier,
-            "has_app": rng.integers(0, 2, rows),
-        }
-    ).astype({"age_years": "float64", "region": "object"})
-    table.loc[[5, 77, 300], "age_years"] = np.nan
-    table.loc[123, "region"] = None
+    table = shop_customers()
     table.to_csv(project.data("01_raw/shop_customers.csv"), index=False)
 
     project.run("--env=byo")

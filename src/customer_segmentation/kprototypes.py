@@ -31,10 +31,16 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any
 
 import numba
 import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 logger = logging.getLogger(__name__)
 
@@ -43,64 +49,116 @@ CANDIDATE_SEEDINGS = 6  # seedings tried by each run of the fast engine ...
 TRIAL_ITERATIONS = 2  # ... for this many iterations, before the best one runs to convergence
 
 
-@dataclass
-class KPrototypes:
-    """K-Prototypes clustering with a choice of engine.
+class KPrototypes(ClusterMixin, BaseEstimator):
+    """K-Prototypes clustering of mixed numeric and categorical data, with a choice of engine.
 
-    Attributes:
-        n_clusters: Number of prototypes.
-        gamma: Weight of one categorical mismatch against squared numeric distance; ``None``
-            for kmodes' estimate ``0.5 * mean(std of each numeric feature)``.
-        n_init: Number of runs from different initial prototypes; the cheapest is kept.
-        max_iter: Maximum iterations of one run.
-        random_state: Seed of the initialisations.
-        engine: ``fast`` or ``kmodes``.
-        numeric_centroids_: Numeric part of the prototypes, ``(n_clusters, n_numeric)``.
-        categorical_centroids_: Categorical part (codes), ``(n_clusters, n_categorical)``.
-        gamma_: The gamma used.
-        labels_: The prototype of each training point.
-        cost_: The cost of the final clustering.
-        n_iter_: Iterations of the kept run.
+    ``X`` is one ``(n_samples, n_features)`` array; the columns listed in ``categorical``
+    hold non-negative integer codes, the others numbers (as kmodes' ``categorical``
+    argument). With no categorical column it is k-means with Huang's online updates; with
+    no numeric column, k-modes.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of prototypes.
+    categorical : sequence of int, default=()
+        Indices of the categorical columns of ``X``.
+    gamma : float or None, default=None
+        Weight of one categorical mismatch against squared numeric distance; ``None`` for
+        kmodes' estimate ``0.5 * mean(std of each numeric column)``.
+    n_init : int, default=10
+        Runs from different initial prototypes; the cheapest is kept.
+    max_iter : int, default=100
+        Maximum iterations of one run.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisations.
+    engine : {"fast", "kmodes"}, default="fast"
+        ``fast``: this module's compiled engine; ``kmodes``: the reference package.
+
+    Attributes
+    ----------
+    numeric_centroids_ : ndarray of shape (n_clusters, n_numeric)
+        Numeric part of the prototypes.
+    categorical_centroids_ : ndarray of shape (n_clusters, n_categorical)
+        Categorical part of the prototypes (codes).
+    cluster_centroids_ : ndarray of shape (n_clusters, n_features)
+        Both parts in the columns of ``X``.
+    gamma_ : float
+        The gamma used.
+    labels_ : ndarray of shape (n_samples,)
+        The prototype of each training sample.
+    cost_ : float
+        Sum of each sample's dissimilarity to its prototype.
+    n_iter_ : int
+        Iterations of the kept run.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+
+    See Also
+    --------
+    kmodes.kprototypes.KPrototypes : The reference implementation (``engine="kmodes"``).
+    sklearn.cluster.KMeans : The numeric-only analogue.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from customer_segmentation.kprototypes import KPrototypes
+    >>> X = np.array([[0.0, 0], [0.1, 0], [0.2, 0], [5.0, 1], [5.1, 1], [5.2, 1]])
+    >>> model = KPrototypes(n_clusters=2, categorical=[1], n_init=2, random_state=0).fit(X)
+    >>> sorted(np.bincount(model.labels_).tolist())
+    [3, 3]
+    >>> bool(model.predict([[5.05, 1]])[0] == model.labels_[-1])
+    True
     """
 
-    n_clusters: int = 4
-    gamma: float | None = None
-    n_init: int = 10
-    max_iter: int = 100
-    random_state: int | None = None
-    engine: str = "fast"
-    numeric_centroids_: np.ndarray = field(init=False, repr=False)
-    categorical_centroids_: np.ndarray = field(init=False, repr=False)
-    gamma_: float = field(init=False, repr=False)
-    labels_: np.ndarray = field(init=False, repr=False)
-    cost_: float = field(init=False, repr=False)
-    n_iter_: int = field(init=False, repr=False)
+    _parameter_constraints: dict = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "categorical": ["array-like"],
+        "gamma": [Interval(Real, 0, None, closed="left"), None],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "engine": [StrOptions(set(ENGINES))],
+    }
 
-    def fit(
-        self,
-        numeric: np.ndarray,
-        categorical: np.ndarray,
-        init: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> KPrototypes:
-        """Cluster the points.
+    def __init__(
+        self, n_clusters: int = 8, *, categorical: Sequence[int] = (), gamma: float | None = None,
+        n_init: int = 10, max_iter: int = 100, random_state: Any = None, engine: str = "fast",
+    ) -> None:  # fmt: skip
+        self.n_clusters = n_clusters
+        self.categorical = categorical
+        self.gamma = gamma
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.engine = engine
 
-        Args:
-            numeric: Numeric features, ``(n_points, n_numeric)``.
-            categorical: Categorical codes (non-negative integers), ``(n_points, n_categorical)``.
-            init: Optional initial prototypes ``(numeric, categorical)``; then ``n_init`` is 1.
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any = None, init: tuple[np.ndarray, np.ndarray] | None = None):
+        """Cluster the samples.
 
-        Returns:
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numbers, and non-negative integer codes in the ``categorical`` columns.
+        y : None
+            Ignored.
+        init : tuple of (numeric, categorical) prototypes, default=None
+            Initial prototypes; then a single run.
+
+        Returns
+        -------
+        self : KPrototypes
             The fitted model.
         """
-        numeric, categorical = _columns(numeric, categorical)
-        if self.engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {self.engine!r}")
-        n_points = numeric.shape[1]
-        if n_points < self.n_clusters:
-            raise ValueError(f"{n_points} points cannot form {self.n_clusters} clusters")
-        self.gamma_ = float(
-            self.gamma if self.gamma is not None else 0.5 * numeric.std(axis=1).mean()
-        )
+        X = validate_data(self, X, dtype=np.float64)
+        numeric, categorical = self._split(X)
+        if len(X) < self.n_clusters:
+            raise ValueError(f"n_samples={len(X)} should be >= n_clusters={self.n_clusters}.")
+        if self.gamma is not None:
+            self.gamma_ = float(self.gamma)
+        else:
+            self.gamma_ = float(0.5 * numeric.std(axis=1).mean()) if len(numeric) else 1.0
         started = time.perf_counter()
         fit = _fit_kmodes if self.engine == "kmodes" else _fit_fast
         result = fit(self, numeric, categorical, init)
@@ -108,16 +166,39 @@ class KPrototypes:
         self.labels_, self.cost_, self.n_iter_ = result.labels, result.cost, result.n_iter
         logger.info(
             "K-Prototypes (%s engine) k=%d on %d points: cost %.6g after %d iterations, %.2f s",
-            self.engine, self.n_clusters, n_points, self.cost_, self.n_iter_,
+            self.engine, self.n_clusters, len(X), self.cost_, self.n_iter_,
             time.perf_counter() - started,
         )  # fmt: skip
         return self
 
-    def predict(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
-        """The nearest prototype of each point (the lowest index on a tie)."""
-        numeric, categorical = _columns(numeric, categorical)
+    def predict(self, X: Any) -> np.ndarray:
+        """The nearest prototype of each sample (the lowest index on a tie).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples laid out as in ``fit``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Index of each sample's prototype.
+        """
+        check_is_fitted(self)
+        numeric, categorical = self._split(validate_data(self, X, dtype=np.float64, reset=False))
         centroids = (self.numeric_centroids_, self.categorical_centroids_)
         return _dissimilarities(numeric, categorical, centroids, self.gamma_).argmin(axis=0)
+
+    @property
+    def cluster_centroids_(self) -> np.ndarray:
+        """The prototypes in the columns of ``X``."""
+        check_is_fitted(self)
+        centroids = np.empty((self.n_clusters, self.n_features_in_))
+        categorical = self._categorical_columns()
+        numeric = np.setdiff1d(np.arange(self.n_features_in_), categorical)
+        centroids[:, numeric] = self.numeric_centroids_
+        centroids[:, categorical] = self.categorical_centroids_
+        return centroids
 
     def renumber(self, order: np.ndarray) -> None:
         """Renumber the prototypes in place: new prototype ``i`` is old ``order[i]``."""
@@ -127,6 +208,32 @@ class KPrototypes:
         self.categorical_centroids_ = self.categorical_centroids_[order]
         self.labels_ = new_label[self.labels_]
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True
+        return tags
+
+    def _categorical_columns(self) -> np.ndarray:
+        columns = np.asarray(self.categorical, dtype=np.int64).reshape(-1)
+        if len(np.unique(columns)) != len(columns):
+            raise ValueError(f"categorical lists a column twice: {list(self.categorical)}")
+        return columns
+
+    def _split(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The numeric and the categorical columns, each laid out a row per feature."""
+        categorical = self._categorical_columns()
+        if ((categorical < 0) | (categorical >= X.shape[1])).any():
+            raise ValueError(
+                f"categorical indices {list(self.categorical)} are outside the "
+                f"{X.shape[1]} columns of X"
+            )
+        codes = X[:, categorical]
+        if (codes < 0).any() or (codes != np.floor(codes)).any():
+            raise ValueError("categorical columns must hold non-negative integer codes")
+        numeric = np.delete(X, categorical, axis=1)
+        return (np.ascontiguousarray(numeric.T),
+                np.ascontiguousarray(codes.T.astype(np.int32)))  # fmt: skip
+
 
 @dataclass
 class _Run:
@@ -134,19 +241,6 @@ class _Run:
     labels: np.ndarray
     cost: float
     n_iter: int
-
-
-def _columns(numeric: np.ndarray, categorical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Check the features and lay them out a row per feature: each pass reads one column."""
-    numeric = np.asarray(numeric, dtype=np.float64)
-    categorical = np.asarray(categorical)
-    if numeric.ndim != 2 or categorical.ndim != 2 or len(numeric) != len(categorical):
-        raise ValueError("numeric and categorical must be 2-D arrays with one row per point")
-    if numeric.shape[1] == 0 or categorical.shape[1] == 0:
-        raise ValueError("K-Prototypes needs numeric and categorical features; use K-Means")
-    if not np.issubdtype(categorical.dtype, np.integer) or (categorical < 0).any():
-        raise ValueError("categorical features must be non-negative integer codes")
-    return np.ascontiguousarray(numeric.T), np.ascontiguousarray(categorical.T, dtype=np.int32)
 
 
 def _dissimilarities(
@@ -175,10 +269,10 @@ def _fit_fast(
     model: KPrototypes, numeric: np.ndarray, categorical: np.ndarray,
     init: tuple[np.ndarray, np.ndarray] | None,
 ) -> _Run:  # fmt: skip
-    rng = np.random.default_rng(model.random_state)
+    rng = np.random.default_rng(_seed(model.random_state))
     k, gamma = model.n_clusters, model.gamma_
     points = (np.ascontiguousarray(numeric.T), np.ascontiguousarray(categorical.T))
-    n_levels = int(categorical.max()) + 1
+    n_levels = int(categorical.max()) + 1 if categorical.size else 1
     if init is not None:
         return _run(points, n_levels, init, gamma, model.max_iter)
     runs = []
@@ -190,6 +284,13 @@ def _fit_fast(
         start = min(trials, key=lambda trial: trial.cost).centroids
         runs.append(_run(points, n_levels, start, gamma, model.max_iter))
     return min(runs, key=lambda run: run.cost)  # the first of equal costs
+
+
+def _seed(random_state: Any) -> Any:
+    """A seed for NumPy's ``default_rng``: an int or None as given; a ``RandomState``'s draw."""
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    return random_state
 
 
 def _seedings(
@@ -213,7 +314,8 @@ def _run(
 ) -> _Run:  # fmt: skip
     numeric_centroids = np.array(start[0], dtype=np.float64)
     categorical_centroids = np.array(start[1], dtype=np.int32)
-    n_levels = max(n_levels, int(categorical_centroids.max()) + 1)
+    if categorical_centroids.size:
+        n_levels = max(n_levels, int(categorical_centroids.max()) + 1)
     labels, cost, n_iter = _huang(
         *points, numeric_centroids, categorical_centroids, n_levels, gamma, max_iter
     )
@@ -375,6 +477,8 @@ def _cao_modes(categorical: np.ndarray, k: int) -> np.ndarray:
     time the point maximising density x mismatches to its nearest chosen mode.
     """
     m, n = categorical.shape
+    if m == 0:
+        return np.empty((k, 0), dtype=categorical.dtype)
     density = sum(np.bincount(column)[column] for column in categorical) / (n * m)
     chosen = [int(density.argmax())]
     closest = (categorical != categorical[:, chosen[:1]]).sum(axis=0) * density

@@ -9,9 +9,10 @@ from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 from kedro_mlflow.pipeline import pipeline_ml_factory
 
+from customer_segmentation import REGISTERED_MODEL_NAME
+
 # `kedro run` with no --pipelines runs these, in this order of data flow.
 DEFAULT_PIPELINES = ("data_processing", "feature_engineering", "clustering", "reporting")
-REGISTERED_MODEL_NAME = "customer-segmentation"
 
 
 def register_pipelines() -> dict[str, Pipeline]:

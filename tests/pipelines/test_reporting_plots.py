@@ -1,8 +1,9 @@
-"""The plots and the HTML report of the reporting pipeline."""
+"""The reporting nodes: the served outputs, the plots and the HTML report."""
 
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
+from customer_segmentation.pipelines.reporting.nodes import served_outputs
 from customer_segmentation.pipelines.reporting.plots import (
     plot_elbow,
     plot_feature_heatmap,
@@ -68,10 +70,22 @@ def test_report_is_one_offline_page(fitted):
                "rows_rejected": 0, "violations": {}}  # fmt: skip
     figures = [plot_elbow(k_selection, model), plot_segment_sizes(profiles, NAMES)]
     page = build_report(
-        profiles, NAMES, summary, k_selection, model, {"model": "kmeans"}, "abc123", *figures
-    )
+        profiles, NAMES, summary, k_selection, model, SimpleNamespace(algorithm="kmeans", k=2),
+        "abc123", *figures,
+    )  # fmt: skip
     assert page.startswith("<!DOCTYPE html>") and "Older · higher income" in page
-    assert "All customers" in page and "60 customers (60%)" in page and "abc123" in page
+    assert "kmeans (k = 2)" in page and "All customers" in page
+    assert "60 customers (60%)" in page and "abc123" in page
     assert not re.search(r"<script[^>]+src=", page)  # no CDN: plotly.js is inlined
     assert page.count('class="plotly-graph-div"') == 2
     assert page.count("plotly.js v") == 1  # the library once
+
+
+def test_the_served_outputs_follow_the_segmenter():
+    kmeans, kprototypes = pd.DataFrame({"a": [1]}), pd.DataFrame({"b": [2]})
+    profiles, kprototypes_profiles = pd.DataFrame({"c": [3]}), pd.DataFrame({"d": [4]})
+    for algorithm, expected in (("kmeans", kmeans), ("kprototypes", kprototypes)):
+        served = SimpleNamespace(algorithm=algorithm, names={0: "A"})
+        outputs = served_outputs(served, kmeans, kprototypes, profiles, kprototypes_profiles)
+        assert outputs[0] is expected and outputs[2] == {0: "A"}
+        assert outputs[1] is (profiles if algorithm == "kmeans" else kprototypes_profiles)

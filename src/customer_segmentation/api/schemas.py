@@ -16,11 +16,17 @@ from customer_segmentation.schema import ColumnSpec, RawSchema
 PYTHON_TYPES = {"int": int, "float": float, "str": str}
 
 
+def field_names(schema: RawSchema) -> dict[str, str]:
+    """Raw column name to the request model's attribute (raw names need not be identifiers)."""
+    return {name: f"field_{index}" for index, name in enumerate(schema.columns)}
+
+
 def customer_model(schema: RawSchema) -> type[BaseModel]:
     """A pydantic model of one raw customer row."""
     fields: dict[str, Any] = {}
-    for index, (name, spec) in enumerate(schema.columns.items()):
-        fields[f"field_{index}"] = (_annotation(spec), Field(alias=name, **_bounds(spec)))
+    for name, attribute in field_names(schema).items():
+        spec = schema.columns[name]
+        fields[attribute] = (_annotation(spec), Field(alias=name, **_bounds(spec)))
     config = ConfigDict(extra="forbid", populate_by_name=False, title="Customer")
     return create_model("Customer", __config__=config, **fields)
 

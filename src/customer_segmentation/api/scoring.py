@@ -1,135 +1,108 @@
-"""The served model's arithmetic as NumPy arrays, read off the fitted objects.
+"""Requests into the segmenter's arrays, and its segments into answers.
 
-Per request the service must not pay for pandas and scikit-learn's input checks (about
-2.5 ms for one customer through a DataFrame, a scaler and ``KMeans.predict``, against a few
-microseconds of arithmetic). The fitted ``preprocessor`` is column-separable (a scaler per
-numeric column, a lookup per category), so its effect is read once by transforming probe
-rows: an offset and a slope per numeric column, one output vector per category code. No
-constant is copied by hand and nothing is refitted; tests check that the scores equal the
-pipeline's.
+Validated request customers go straight to ``Segmenter.segments`` as NumPy arrays (no
+DataFrame per request); an uploaded CSV goes through ``validation.split_rows`` and
+``Segmenter.assign``, exactly as batch scoring does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+import io
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
-from sklearn.compose import ColumnTransformer
+from fastapi import HTTPException
 
-from customer_segmentation.kprototypes import KPrototypes
-from customer_segmentation.pipelines.feature_engineering.nodes import categorical_features
-from customer_segmentation.schema import RawSchema
+from customer_segmentation.features import FeatureSpec
+from customer_segmentation.schema import RawDataError
+from customer_segmentation.segmenter import Segmenter
+from customer_segmentation.validation import split_rows
+
+from .schemas import field_names
 
 
-@dataclass(frozen=True)
-class Scorer:
-    """Segments from raw numeric values and category positions (index in the legend).
+class RequestReader:
+    """Reads validated request customers (``schemas.customer_model``) into arrays."""
 
-    Attributes:
-        numeric_columns: Raw numeric feature names, in input order.
-        categorical_columns: Raw categorical feature names, in input order.
-        codes: For each categorical column, its legend codes (position = index).
-        base: Output of the probe row (numbers 0, first codes), ``(n_outputs,)``.
-        slopes: Output change per unit of each numeric column, ``(n_numeric, n_outputs)``.
-        tables: Per categorical column, output change per code, ``(n_codes, n_outputs)``.
-        model: ``kmeans`` or ``kprototypes``.
-        numeric_outputs: Output columns of the numeric features (K-Prototypes' numbers).
-        centres: K-Means centres, or K-Prototypes' numeric prototypes.
-        modes: K-Prototypes categorical prototypes (positions); empty for K-Means.
-        gamma: K-Prototypes' mismatch weight.
+    def __init__(self, spec: FeatureSpec) -> None:
+        fields = field_names(spec.schema)
+        self.id_field = fields[spec.id_column]
+        self.id_column = spec.id_column
+        self.numeric = [fields[name] for name in spec.numeric]
+        self.categorical = [
+            (fields[name], {code: i for i, code in enumerate(spec.codes(name))})
+            for name in spec.categorical
+        ]
+        self.spec = spec
+
+    def arrays(self, customers: list[Any]) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+        """Raw numeric values, legend positions and identifiers of the customers.
+
+        Raises:
+            HTTPException: 422 for a value outside its feature transform's domain.
+        """
+        numeric = np.array(
+            [[getattr(c, f) for f in self.numeric] for c in customers], dtype=np.float64
+        ).reshape(len(customers), len(self.numeric))
+        positions = np.array(
+            [[table[getattr(c, f)] for f, table in self.categorical] for c in customers],
+            dtype=np.int64,
+        ).reshape(len(customers), len(self.categorical))
+        problems = self.spec.domain_problems(numeric)
+        if problems:
+            raise HTTPException(422, [
+                {"record": row, "field": column, "message": message, "type": "outside_domain"}
+                for row, column, message in problems
+            ])  # fmt: skip
+        return numeric, positions, [getattr(c, self.id_field) for c in customers]
+
+    def predictions(
+        self, segmenter: Segmenter, customers: list[Any]
+    ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+        """Each customer's identifier, segment and segment name, in input order."""
+        numeric, positions, ids = self.arrays(customers)
+        segments = segmenter.segments(numeric, positions).tolist()
+        answers = [
+            {self.id_column: id_, "segment": segment, "segment_name": segmenter.name(segment)}
+            for id_, segment in zip(ids, segments, strict=True)
+        ]
+        return answers, numeric, positions
+
+
+def score_csv(segmenter: Segmenter, content: bytes, max_batch: int) -> pd.DataFrame:
+    """Score an uploaded CSV of raw customers, checked by the pipeline's own rules.
+
+    Raises:
+        HTTPException: 422 for an unreadable file, a whole-file problem or any bad row (each
+            named with its data row); 413 above ``max_batch`` rows.
     """
-
-    numeric_columns: list[str]
-    categorical_columns: list[str]
-    codes: list[list[Any]]
-    base: np.ndarray
-    slopes: np.ndarray
-    tables: list[np.ndarray]
-    model: str
-    numeric_outputs: list[int]
-    centres: np.ndarray
-    modes: np.ndarray
-    gamma: float
-
-    @cached_property
-    def positions(self) -> list[dict[Any, int]]:
-        """For each categorical column, code to position in the legend."""
-        return [{code: i for i, code in enumerate(codes)} for codes in self.codes]
-
-    def features(self, numeric: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """The preprocessor's output (``model_input``'s features) for raw rows."""
-        output = self.base + numeric @ self.slopes
-        for column, table in enumerate(self.tables):
-            output += table[positions[:, column]]
-        return output
-
-    def segments(self, features: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """The segment of each row (the lowest id on a tie, as scikit-learn and kmodes)."""
-        if self.model == "kmeans":
-            return _nearest(features, self.centres)
-        numbers = features[:, self.numeric_outputs]
-        mismatches = (positions[:, None, :] != self.modes[None, :, :]).sum(axis=2)
-        return _nearest(numbers, self.centres, self.gamma * mismatches)
+    try:
+        raw = pd.read_csv(io.BytesIO(content))
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise invalid_file(f"The upload is not a readable CSV: {error}") from error
+    check_batch(len(raw), max_batch)
+    try:
+        split = split_rows(raw, segmenter.spec, "the upload")
+    except RawDataError as error:
+        raise invalid_file(str(error)) from error
+    if len(split.rejected):
+        raise HTTPException(422, [
+            {"record": int(row), "field": None, "message": reason, "type": "invalid_row"}
+            for row, reason in zip(split.rejected["raw_row"], split.rejected["reason"],
+                                   strict=True)
+        ])  # fmt: skip
+    return segmenter.assign(split.valid)
 
 
-def build_scorer(
-    preprocessor: ColumnTransformer,
-    model: KMeans | KPrototypes,
-    features: dict[str, Any],
-    raw_schema: dict[str, Any],
-) -> Scorer:
-    """Read the arithmetic of a fitted preprocessor and model into a ``Scorer``."""
-    schema = RawSchema.from_params(raw_schema)
-    numeric_columns = list(features.get("numeric") or [])
-    categorical_columns = categorical_features(features)
-    codes = [list(schema.columns[name].codes) for name in categorical_columns]
-    probe = {name: 0.0 for name in numeric_columns} | {
-        name: column_codes[0] for name, column_codes in zip(categorical_columns, codes, strict=True)
-    }
-
-    def transform(name: str | None = None, values: list[Any] | None = None) -> np.ndarray:
-        """The preprocessor's output for the probe row with ``name`` set to each value."""
-        rows = pd.DataFrame([probe] * len(values or [None]))
-        if name is not None:
-            rows[name] = values
-        return np.asarray(preprocessor.transform(rows), dtype=np.float64)
-
-    kprototypes = isinstance(model, KPrototypes)
-    outputs = list(preprocessor.get_feature_names_out())
-    base = transform()[0]
-    slopes = np.array([transform(name, [1.0])[0] - base for name in numeric_columns])
-    tables = [
-        transform(name, column_codes) - base
-        for name, column_codes in zip(categorical_columns, codes, strict=True)
-    ]
-    return Scorer(
-        numeric_columns=numeric_columns,
-        categorical_columns=categorical_columns,
-        codes=codes,
-        base=base,
-        slopes=slopes.reshape(len(numeric_columns), len(base)),
-        tables=tables,
-        model="kprototypes" if kprototypes else "kmeans",
-        numeric_outputs=[outputs.index(name) for name in numeric_columns],
-        centres=model.numeric_centroids_ if kprototypes else model.cluster_centers_,
-        modes=model.categorical_centroids_ if kprototypes else np.empty((0, 0), dtype=int),
-        gamma=model.gamma_ if kprototypes else 0.0,
+def invalid_file(message: str) -> HTTPException:
+    """422 for a problem with a whole upload."""
+    return HTTPException(
+        422, [{"record": None, "field": None, "message": message, "type": "invalid_file"}]
     )
 
 
-def _nearest(
-    points: np.ndarray, centres: np.ndarray, extra: np.ndarray | float = 0.0
-) -> np.ndarray:
-    """Index of the nearest centre by squared Euclidean distance (plus ``extra``).
-
-    Summed feature by feature, then ``extra``, in the order kmodes sums.
-    """
-    distances = np.zeros((len(points), len(centres)))
-    for feature in range(points.shape[1]):
-        difference = points[:, feature, None] - centres[None, :, feature]
-        distances += difference * difference
-    return (distances + extra).argmin(axis=1)
+def check_batch(size: int, max_batch: int) -> None:
+    """413 for more than ``max_batch`` customers in one request."""
+    if size > max_batch:
+        raise HTTPException(413, f"{size} customers in one request; the limit is {max_batch}.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,12 +13,11 @@ from customer_segmentation.pipelines.clustering.kprototypes_nodes import (
     choose_kprototypes_k,
     evaluate_kprototypes,
     gower_silhouette,
-    mixed_arrays,
+    mixed_input,
     sweep_kprototypes,
     train_kprototypes,
 )
 
-FEATURES = {"numeric": ["x"], "ordinal": ["size"], "nominal": ["colour"]}
 SETTINGS = {
     "engine": "fast", "k_min": 2, "k_max": 5, "k": "auto", "knee_sensitivity": 1.0,
     "gamma": None, "n_init": 3, "max_iter": 100, "random_state": 0,
@@ -25,7 +26,7 @@ SETTINGS = {
 
 
 @pytest.fixture
-def mixed_input() -> pd.DataFrame:
+def customers() -> pd.DataFrame:
     """Three groups of 120, 80 and 40 customers, each with its own numbers and categories."""
     rng = np.random.default_rng(0)
     group = np.repeat([0, 1, 2], [120, 80, 40])
@@ -37,44 +38,46 @@ def mixed_input() -> pd.DataFrame:
     })  # fmt: skip
 
 
-def test_sweep_scores_every_k_and_the_knee_finds_the_groups(mixed_input):
-    sweep = sweep_kprototypes(mixed_input, SETTINGS, FEATURES)
+def test_sweep_scores_every_k_and_the_knee_finds_the_groups(customers):
+    sweep = sweep_kprototypes(customers, SETTINGS, "ID")
     assert sweep["k"].tolist() == [2, 3, 4, 5]
     assert sweep["cost"].is_monotonic_decreasing
     assert sweep.set_index("k")["silhouette_gower"].idxmax() == 3
     assert choose_kprototypes_k(sweep, SETTINGS) == 3
 
 
-def test_sweep_fits_a_sample_above_the_threshold(mixed_input, caplog):
-    sweep_kprototypes(mixed_input, {**SETTINGS, "sweep_sample_size": 100, "k_max": 2}, FEATURES)
+def test_sweep_fits_a_sample_above_the_threshold(customers, caplog):
+    caplog.set_level(logging.INFO)
+    sweep_kprototypes(customers, {**SETTINGS, "sweep_sample_size": 100, "k_max": 2}, "ID")
     assert "(fast engine, 100 rows)" in caplog.text
 
 
-def test_final_model_numbers_segments_by_size(mixed_input):
-    model = train_kprototypes(mixed_input, 3, SETTINGS, FEATURES)
-    segments = assign_kprototypes_segments(mixed_input, model, FEATURES, "ID")
+def test_final_model_numbers_segments_by_size(customers):
+    model = train_kprototypes(customers, 3, SETTINGS, "ID")
+    segments = assign_kprototypes_segments(customers, model, "ID")
     assert np.bincount(segments["segment"]).tolist() == [120, 80, 40]
-    assert segments["ID"].tolist() == mixed_input["ID"].tolist()
+    assert segments["ID"].tolist() == customers["ID"].tolist()
     np.testing.assert_array_equal(segments["segment"], model.labels_)
 
 
-def test_kmodes_engine_gives_the_same_segments(mixed_input):
-    fast = train_kprototypes(mixed_input, 3, SETTINGS, FEATURES)
-    reference = train_kprototypes(mixed_input, 3, {**SETTINGS, "engine": "kmodes"}, FEATURES)
+def test_kmodes_engine_gives_the_same_segments(customers):
+    fast = train_kprototypes(customers, 3, SETTINGS, "ID")
+    reference = train_kprototypes(customers, 3, {**SETTINGS, "engine": "kmodes"}, "ID")
     np.testing.assert_array_equal(fast.labels_, reference.labels_)
 
 
-def test_metrics_of_the_final_model(mixed_input):
-    model = train_kprototypes(mixed_input, 3, SETTINGS, FEATURES)
-    metrics = evaluate_kprototypes(mixed_input, model, SETTINGS, FEATURES)
+def test_metrics_of_the_final_model(customers):
+    model = train_kprototypes(customers, 3, SETTINGS, "ID")
+    metrics = evaluate_kprototypes(customers, model, SETTINGS, "ID")
     assert metrics["k"] == {"value": 3.0, "step": 0}
     assert metrics["cost"]["value"] == pytest.approx(model.cost_)
     assert metrics["silhouette_gower"]["value"] > 0.5
 
 
-def test_gower_silhouette_is_high_for_separated_groups_and_low_for_noise(mixed_input):
-    numeric, categorical = mixed_arrays(mixed_input, FEATURES)
+def test_gower_silhouette_is_high_for_separated_groups_and_low_for_noise(customers):
+    X, categorical = mixed_input(customers, "ID")
+    assert categorical == [1, 2]
     truth = np.repeat([0, 1, 2], [120, 80, 40])
     noise = np.random.default_rng(1).integers(0, 3, len(truth))
-    assert gower_silhouette(numeric, categorical, truth, SETTINGS) > 0.5
-    assert abs(gower_silhouette(numeric, categorical, noise, SETTINGS)) < 0.1
+    assert gower_silhouette(X, categorical, truth, SETTINGS) > 0.5
+    assert abs(gower_silhouette(X, categorical, noise, SETTINGS)) < 0.1

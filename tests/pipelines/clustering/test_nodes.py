@@ -10,6 +10,7 @@ from sklearn.datasets import make_blobs
 from customer_segmentation.pipelines.clustering.nodes import (
     assign_segments,
     choose_k,
+    k_sweep_metrics,
     sweep_k,
     train_kmeans,
 )
@@ -98,3 +99,11 @@ def test_equal_sizes_are_ordered_by_centroid():
     frame = pd.DataFrame({"ID": range(6), "x": [5.0, 5.1, 4.9, -5.0, -5.1, -4.9]})
     model = train_kmeans(frame, 2, KMEANS, "ID")
     assert model.cluster_centers_[:, 0].tolist() == pytest.approx([-5.0, 5.0])
+
+
+def test_k_sweep_metrics_are_histories_stepped_by_k():
+    k_selection = pd.DataFrame({"k": [2, 3], "inertia": [9.0, 4.0], "silhouette": [0.3, 0.5]})
+    assert k_sweep_metrics(k_selection) == {
+        "inertia": [{"value": 9.0, "step": 2}, {"value": 4.0, "step": 3}],
+        "silhouette": [{"value": 0.3, "step": 2}, {"value": 0.5, "step": 3}],
+    }

@@ -8,16 +8,19 @@ import pytest
 
 from customer_segmentation.pipelines.data_processing.nodes import (
     RejectedShareError,
+    data_quality_metrics,
     enforce_rejected_share,
     validate_customers,
 )
 from customer_segmentation.schema import RawDataError
 
+from ...conftest import project_parameters
+
 PATH = "data/01_raw/customers.csv"
 
 
 def _validate(raw, raw_schema):
-    return validate_customers(raw, raw_schema, PATH)
+    return validate_customers(raw, raw_schema, project_parameters()["features"], PATH)
 
 
 def _with_value(raw: pd.DataFrame, row: int, column: str, value) -> pd.DataFrame:
@@ -131,3 +134,9 @@ def test_rejected_share_at_threshold_passes(raw_customers, raw_schema):
 def test_reference_data_passes_whole(reference_customers, raw_schema):
     primary, rejected, _ = _validate(reference_customers, raw_schema)
     assert len(primary) == 2000 and rejected.empty
+
+
+def test_data_quality_metrics_are_the_row_counts(raw_customers, raw_schema):
+    metrics = data_quality_metrics(_validate(raw_customers, raw_schema)[2])
+    assert metrics["rows_raw"] == {"value": 300.0, "step": 0}
+    assert set(metrics) == {"rows_raw", "rows_primary", "rows_rejected", "rejected_share"}

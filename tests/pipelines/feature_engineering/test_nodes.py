@@ -8,20 +8,20 @@ import pytest
 
 from customer_segmentation.pipelines.data_processing.nodes import validate_customers
 from customer_segmentation.pipelines.feature_engineering.nodes import (
-    build_mixed_input,
+    build_kprototypes_input,
     build_model_input,
     fit_preprocessor,
 )
 
 
 @pytest.fixture
-def primary(raw_customers, raw_schema) -> pd.DataFrame:
-    return validate_customers(raw_customers, raw_schema, "raw.csv")[0]
+def primary(raw_customers, raw_schema, features) -> pd.DataFrame:
+    return validate_customers(raw_customers, raw_schema, features, "raw.csv")[0]
 
 
 def test_model_input_has_id_first_then_scaled_features(primary, parameters, raw_schema):
-    preprocessor = fit_preprocessor(primary, parameters["features"], raw_schema)
-    model_input = build_model_input(primary, preprocessor, "ID")
+    preprocessor = fit_preprocessor(primary, raw_schema, parameters["features"])
+    model_input = build_model_input(primary, preprocessor)
     features = parameters["features"]
     assert list(model_input.columns) == ["ID", *features["numeric"], *features["ordinal"]]
     assert model_input["ID"].tolist() == primary["ID"].tolist()
@@ -40,7 +40,7 @@ def test_ordinal_columns_follow_legend_order_not_value_order(raw_schema):
     }
     primary = pd.DataFrame({"id": [1, 2, 3, 4], "size": ["large", "small", "medium", "small"]})
     features = {"numeric": [], "ordinal": ["size"], "nominal": [], "scaler": "minmax"}
-    model_input = build_model_input(primary, fit_preprocessor(primary, features, schema), "id")
+    model_input = build_model_input(primary, fit_preprocessor(primary, schema, features))
     assert model_input["size"].tolist() == [1.0, 0.0, 0.5, 0.0]
 
 
@@ -57,32 +57,35 @@ def test_nominal_columns_are_one_hot_with_a_column_per_code():
     }
     primary = pd.DataFrame({"id": [1, 2], "region": ["south", "north"]})
     features = {"numeric": [], "ordinal": [], "nominal": ["region"]}
-    model_input = build_model_input(primary, fit_preprocessor(primary, features, schema), "id")
+    model_input = build_model_input(primary, fit_preprocessor(primary, schema, features))
     assert list(model_input.columns) == ["id", "region_north", "region_south", "region_east"]
     assert model_input.drop(columns="id").to_numpy().tolist() == [[0, 1, 0], [1, 0, 0]]
 
 
 @pytest.mark.parametrize(
-    ("features", "message"),
+    ("wrong", "message"),
     [
         ({"numeric": ["Height"]}, "features.numeric lists 'Height', which raw_schema lacks"),
         ({"numeric": ["Sex"]}, "features.numeric lists 'Sex', a binary column"),
         ({"ordinal": ["Age"]}, "features.ordinal lists 'Age', a numeric column"),
         ({"numeric": ["Age"], "scaler": "log"}, "features.scaler must be one of"),
+        (
+            {"numeric": [{"column": "Income", "transform": "sqrt"}]},
+            "'Income' has transform 'sqrt'; supported: none, log1p",
+        ),
+        ({"numeric": ["Age", "Age"]}, "listed more than once"),
     ],
 )
-def test_feature_lists_that_contradict_the_schema_are_refused(
-    primary, raw_schema, features, message
-):
+def test_feature_lists_that_contradict_the_schema_are_refused(primary, raw_schema, wrong, message):
     with pytest.raises(ValueError, match=message):
-        fit_preprocessor(primary, features, raw_schema)
+        fit_preprocessor(primary, raw_schema, wrong)
 
 
 def test_mixed_input_has_scaled_numbers_and_legend_positions(primary, parameters, raw_schema):
     features = parameters["features"]
-    preprocessor = fit_preprocessor(primary, features, raw_schema)
-    mixed = build_mixed_input(primary, preprocessor, features, raw_schema, "ID")
-    model_input = build_model_input(primary, preprocessor, "ID")
+    preprocessor = fit_preprocessor(primary, raw_schema, features)
+    mixed = build_kprototypes_input(primary, preprocessor)
+    model_input = build_model_input(primary, preprocessor)
     assert list(mixed.columns) == ["ID", *features["numeric"], *features["ordinal"]]
     pd.testing.assert_frame_equal(mixed[features["numeric"]], model_input[features["numeric"]])
     assert mixed["Education"].tolist() == primary["Education"].tolist()  # codes 0..3 in order
@@ -101,7 +104,35 @@ def test_mixed_input_maps_text_codes_to_their_legend_position():
         "tier": ["gold", "bronze", "silver"], "region": ["south", "north", "south"],
     })  # fmt: skip
     features = {"numeric": ["spend"], "ordinal": ["tier"], "nominal": ["region"]}
-    mixed = build_mixed_input(
-        primary, fit_preprocessor(primary, features, schema), features, schema, "id"
-    )
+    mixed = build_kprototypes_input(primary, fit_preprocessor(primary, schema, features))
     assert mixed["tier"].tolist() == [2, 0, 1] and mixed["region"].tolist() == [1, 0, 1]
+
+
+def test_log1p_is_applied_before_scaling(primary, raw_schema):
+    features = {"numeric": ["Age", {"column": "Income", "transform": "log1p"}],
+                "scaler": "standard"}  # fmt: skip
+    model_input = build_model_input(primary, fit_preprocessor(primary, raw_schema, features))
+    logged = np.log1p(primary["Income"])
+    expected = (logged - logged.mean()) / logged.std(ddof=0)
+    np.testing.assert_allclose(model_input["Income"], expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("scaler", "centre", "scale"),
+    [("standard", np.mean, np.std), ("minmax", np.min, np.ptp),
+     ("robust", np.median, lambda v: np.subtract(*np.percentile(v, [75, 25])))],
+)  # fmt: skip
+def test_each_scaler_centres_and_scales_as_documented(primary, raw_schema, scaler, centre, scale):
+    features = {"numeric": ["Income"], "scaler": scaler}
+    model_input = build_model_input(primary, fit_preprocessor(primary, raw_schema, features))
+    income = primary["Income"].to_numpy()
+    np.testing.assert_allclose(model_input["Income"], (income - centre(income)) / scale(income))
+
+
+def test_a_constant_column_maps_to_zero():
+    schema = {"id_column": "id", "columns": {"id": {"kind": "identifier", "dtype": "int"},
+                                              "x": {"kind": "numeric"}}}  # fmt: skip
+    primary = pd.DataFrame({"id": [1, 2], "x": [3.0, 3.0]})
+    features = {"numeric": ["x"]}
+    model_input = build_model_input(primary, fit_preprocessor(primary, schema, features))
+    assert model_input["x"].tolist() == [0.0, 0.0]

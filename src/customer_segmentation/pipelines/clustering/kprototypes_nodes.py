@@ -11,15 +11,13 @@ import pandas as pd
 from sklearn.metrics import silhouette_score
 
 from customer_segmentation.kprototypes import KPrototypes
-from customer_segmentation.pipelines.feature_engineering.nodes import categorical_features
-
-from .nodes import pick_k, segment_order
+from customer_segmentation.segments import pick_k, segment_order
 
 logger = logging.getLogger(__name__)
 
 
 def sweep_kprototypes(
-    kprototypes_input: pd.DataFrame, kprototypes: dict[str, Any], features: dict[str, Any]
+    kprototypes_input: pd.DataFrame, kprototypes: dict[str, Any], id_column: str
 ) -> pd.DataFrame:
     """Fit K-Prototypes for every k in ``k_min..k_max`` and score each fit.
 
@@ -28,24 +26,25 @@ def sweep_kprototypes(
     every row.
 
     Args:
-        kprototypes_input: Scaled numeric features and categorical codes, with the identifier.
+        kprototypes_input: Scaled numeric features (float) and categorical positions (int),
+            with the identifier.
         kprototypes: The ``kprototypes`` parameters.
-        features: The ``features`` parameter (which columns are numeric, which categorical).
+        id_column: Name of the identifier column, left out of the features.
 
     Returns:
         One row per k: ``k``, ``cost``, ``silhouette_gower``, ``fit_seconds``.
     """
     sample = _sample(kprototypes_input, kprototypes["sweep_sample_size"], kprototypes)
-    numeric, categorical = mixed_arrays(sample, features)
+    X, categorical = mixed_input(sample, id_column)
     ks = range(kprototypes["k_min"], kprototypes["k_max"] + 1)
     rows, started = [], time.perf_counter()
     for done, k in enumerate(ks, start=1):
         fit_started = time.perf_counter()
-        model = _model(k, kprototypes).fit(numeric, categorical)
+        model = _model(k, categorical, kprototypes).fit(X)
         rows.append({
             "k": k,
             "cost": model.cost_,
-            "silhouette_gower": gower_silhouette(numeric, categorical, model.labels_, kprototypes),
+            "silhouette_gower": gower_silhouette(X, categorical, model.labels_, kprototypes),
             "fit_seconds": time.perf_counter() - fit_started,
         })  # fmt: skip
         elapsed = time.perf_counter() - started
@@ -67,15 +66,15 @@ def choose_kprototypes_k(k_selection: pd.DataFrame, kprototypes: dict[str, Any])
 
 
 def train_kprototypes(
-    kprototypes_input: pd.DataFrame, k: int, kprototypes: dict[str, Any], features: dict[str, Any]
+    kprototypes_input: pd.DataFrame, k: int, kprototypes: dict[str, Any], id_column: str
 ) -> KPrototypes:
     """Fit the final K-Prototypes on every row, segments numbered as K-Means' are.
 
     Returns:
         The fitted model; ``predict`` returns the ordered segment ids.
     """
-    numeric, categorical = mixed_arrays(kprototypes_input, features)
-    model = _model(k, kprototypes).fit(numeric, categorical)
+    X, categorical = mixed_input(kprototypes_input, id_column)
+    model = _model(k, categorical, kprototypes).fit(X)
     prototypes = np.hstack([model.numeric_centroids_, model.categorical_centroids_])
     model.renumber(segment_order(model.labels_, prototypes))
     logger.info("K-Prototypes segment sizes %s", np.bincount(model.labels_).tolist())
@@ -83,13 +82,10 @@ def train_kprototypes(
 
 
 def assign_kprototypes_segments(
-    kprototypes_input: pd.DataFrame,
-    kprototypes_model: KPrototypes,
-    features: dict[str, Any],
-    id_column: str,
+    kprototypes_input: pd.DataFrame, kprototypes_model: KPrototypes, id_column: str
 ) -> pd.DataFrame:
     """Every customer's K-Prototypes segment: ``id_column`` and ``segment``, in input order."""
-    segments = kprototypes_model.predict(*mixed_arrays(kprototypes_input, features))
+    segments = kprototypes_model.predict(mixed_input(kprototypes_input, id_column)[0])
     return pd.DataFrame({id_column: kprototypes_input[id_column].to_numpy(), "segment": segments})
 
 
@@ -97,36 +93,38 @@ def evaluate_kprototypes(
     kprototypes_input: pd.DataFrame,
     kprototypes_model: KPrototypes,
     kprototypes: dict[str, Any],
-    features: dict[str, Any],
+    id_column: str,
 ) -> dict[str, dict[str, float]]:
     """The final model's k, gamma, cost and Gower silhouette as tracking metrics."""
-    numeric, categorical = mixed_arrays(kprototypes_input, features)
+    X, categorical = mixed_input(kprototypes_input, id_column)
     metrics = {
         "k": float(kprototypes_model.n_clusters),
         "gamma": kprototypes_model.gamma_,
         "cost": kprototypes_model.cost_,
         "silhouette_gower": gower_silhouette(
-            numeric, categorical, kprototypes_model.labels_, kprototypes
+            X, categorical, kprototypes_model.labels_, kprototypes
         ),
     }
     logger.info("Final K-Prototypes: %s", ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
     return {name: {"value": value, "step": 0} for name, value in metrics.items()}
 
 
-def mixed_arrays(frame: pd.DataFrame, features: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """The numeric block (float) and the categorical block (int codes) of a mixed input."""
-    numeric = frame[features.get("numeric") or []].to_numpy(dtype="float64")
-    return numeric, frame[categorical_features(features)].to_numpy(dtype="int64")
+def mixed_input(frame: pd.DataFrame, id_column: str) -> tuple[np.ndarray, list[int]]:
+    """K-Prototypes' ``X`` and the indices of its categorical (integer) columns."""
+    features = frame.drop(columns=id_column)
+    categorical = [i for i, dtype in enumerate(features.dtypes) if dtype.kind in "iu"]
+    return features.to_numpy(dtype="float64"), categorical
 
 
 def gower_silhouette(
-    numeric: np.ndarray, categorical: np.ndarray, labels: np.ndarray, kprototypes: dict[str, Any]
+    X: np.ndarray, categorical: list[int], labels: np.ndarray, kprototypes: dict[str, Any]
 ) -> float:
     """Mean silhouette under Gower's distance, on a seeded sample.
 
     Gower's distance averages, over features, ``|a - b| / range`` for numeric features and
     0/1 mismatch for categorical ones, so it treats categories as categories.
     """
+    numeric, categorical = np.delete(X, categorical, axis=1), X[:, categorical]
     rng = np.random.default_rng(kprototypes["random_state"])
     size = min(len(labels), kprototypes["silhouette_sample_size"])
     rows = np.sort(rng.choice(len(labels), size=size, replace=False))
@@ -143,11 +141,11 @@ def gower_silhouette(
     return float(silhouette_score(distance, labels[rows], metric="precomputed"))
 
 
-def _model(k: int, kprototypes: dict[str, Any]) -> KPrototypes:
+def _model(k: int, categorical: list[int], kprototypes: dict[str, Any]) -> KPrototypes:
     return KPrototypes(
-        n_clusters=k, gamma=kprototypes["gamma"], n_init=kprototypes["n_init"],
-        max_iter=kprototypes["max_iter"], random_state=kprototypes["random_state"],
-        engine=kprototypes["engine"],
+        n_clusters=k, categorical=categorical, gamma=kprototypes["gamma"],
+        n_init=kprototypes["n_init"], max_iter=kprototypes["max_iter"],
+        random_state=kprototypes["random_state"], engine=kprototypes["engine"],
     )  # fmt: skip
 
 

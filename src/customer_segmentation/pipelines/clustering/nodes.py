@@ -8,9 +8,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from kneed import KneeLocator
 from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+from customer_segmentation.features import FeatureSpec, FittedFeatures
+from customer_segmentation.segmenter import Segmenter, build_segmenter
+from customer_segmentation.segments import (
+    name_segments,
+    nearest,
+    pick_k,
+    profile_segments,
+    segment_order,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -73,27 +82,6 @@ def choose_k(k_selection: pd.DataFrame, kmeans: dict[str, Any]) -> int:
     return pick_k(k_selection, kmeans, curve="inertia", quality="silhouette")
 
 
-def pick_k(sweep: pd.DataFrame, settings: dict[str, Any], curve: str, quality: str) -> int:
-    """``settings["k"]`` if an integer, else the knee of ``curve`` (fallback: best ``quality``)."""
-    if settings["k"] != "auto":
-        k = int(settings["k"])
-        if k < 2:
-            raise ValueError(f"k must be at least 2 or 'auto', got {settings['k']!r}")
-        logger.info("Using k=%d from the parameters", k)
-        return k
-    sweep = sweep.sort_values("k")
-    knee = KneeLocator(
-        sweep["k"], sweep[curve], S=settings["knee_sensitivity"],
-        curve="convex", direction="decreasing",
-    ).knee  # fmt: skip
-    if knee is not None:
-        logger.info("Chose k=%d at the knee of the %s curve", knee, curve)
-        return int(knee)
-    best = sweep.loc[sweep[quality].idxmax(), "k"]  # idxmax keeps the first (smaller k)
-    logger.info("No knee in the %s curve; chose k=%d with the highest %s", curve, best, quality)
-    return int(best)
-
-
 def train_kmeans(
     model_input: pd.DataFrame, k: int, kmeans: dict[str, Any], id_column: str
 ) -> KMeans:
@@ -141,7 +129,7 @@ def assign_segments(
     Returns:
         ``id_column`` and ``segment`` (int), one row per customer, in input order.
     """
-    segments = kmeans_model.predict(_features(model_input, id_column))
+    segments = nearest(_features(model_input, id_column), kmeans_model.cluster_centers_)
     return pd.DataFrame({id_column: model_input[id_column].to_numpy(), "segment": segments})
 
 
@@ -193,10 +181,58 @@ def _features(model_input: pd.DataFrame, id_column: str) -> np.ndarray:
     return model_input.drop(columns=id_column).to_numpy(dtype="float64")
 
 
-def segment_order(labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """The stable numbering of clusters: new id ``i`` is old cluster ``order[i]``.
+def profile_and_name_segments(
+    customers_primary: pd.DataFrame,
+    segments: pd.DataFrame,
+    raw_schema: dict[str, Any],
+    features: dict[str, Any],
+    reporting: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[int, str]]:
+    """One model's segment profiles (raw units, legend labels) and segment names.
 
-    Largest cluster first; equal sizes are ordered by their centroids' coordinates.
+    Args:
+        customers_primary: Valid customers.
+        segments: Identifier and segment of each customer.
+        raw_schema: The ``raw_schema`` parameter.
+        features: The ``features`` parameter (the columns profiled).
+        reporting: The ``reporting`` parameters (``naming`` and fixed ``segment_names``).
+
+    Returns:
+        The profiles (``segments.profile_segments``) and segment id to name.
     """
-    sizes = np.bincount(labels, minlength=len(centroids))
-    return np.lexsort([*np.asarray(centroids, dtype=float).T[::-1], -sizes])  # last key first
+    spec = FeatureSpec.from_params(raw_schema, features)
+    profiles = profile_segments(customers_primary, segments, spec)
+    return profiles, name_segments(profiles, spec, reporting["naming"],
+                                   reporting.get("segment_names"))  # fmt: skip
+
+
+def build_served_segmenter(
+    preprocessor: FittedFeatures,
+    pca: Any,
+    kmeans_model: KMeans,
+    segment_names: dict[int, str],
+    customer_segments: pd.DataFrame,
+    kprototypes_model: Any,
+    kprototypes_segment_names: dict[int, str],
+    kprototypes_segments: pd.DataFrame,
+    serving: dict[str, Any],
+) -> Segmenter:
+    """The segmenter of the model named in ``serving.model``: the one scoring artifact.
+
+    This is the only node that reads ``serving.model``: batch scoring, the MLflow model and
+    the API serve whatever segmenter training wrote last.
+
+    Returns:
+        The ``Segmenter`` (``customer_segmentation.segmenter``).
+    """
+    algorithm = serving["model"]
+    model, names, segments = {
+        "kmeans": (kmeans_model, segment_names, customer_segments),
+        "kprototypes": (kprototypes_model, kprototypes_segment_names, kprototypes_segments),
+    }.get(algorithm, (None, {}, None))
+    if model is None:
+        raise ValueError(f"serving.model must be kmeans or kprototypes, got {algorithm!r}")
+    sizes = np.bincount(segments["segment"], minlength=len(names))
+    segmenter = build_segmenter(preprocessor, model, algorithm, names, sizes, pca)
+    logger.info("Serving %s with k=%d: segment sizes %s", algorithm, segmenter.k, sizes.tolist())
+    return segmenter

@@ -1,4 +1,5 @@
-"""The ``clustering`` pipeline: K-Means and K-Prototypes, each with its k sweep and segments."""
+"""The ``clustering`` pipeline: K-Means and K-Prototypes, their segments and names, and the
+``segmenter`` that serves one of them."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -12,12 +13,16 @@ from .kprototypes_nodes import (
 )
 from .nodes import (
     assign_segments,
+    build_served_segmenter,
     choose_k,
     evaluate_kmeans,
     k_sweep_metrics,
+    profile_and_name_segments,
     sweep_k,
     train_kmeans,
 )
+
+NAMING = ["params:raw_schema", "params:features", "params:reporting"]
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -38,8 +43,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             evaluate_kmeans, ["model_input", "kmeans_model", "params:kmeans", ID_COLUMN],
             "kmeans_metrics", name="evaluate_kmeans",
         ),
+        Node(
+            profile_and_name_segments, ["customers_primary", "customer_segments", *NAMING],
+            ["segment_profiles", "segment_names"], name="name_segments",
+        ),
     ])  # fmt: skip
-    mixed = ["kprototypes_input", "params:kprototypes", "params:features"]
+    mixed = ["kprototypes_input", "params:kprototypes", ID_COLUMN]
     kprototypes = Pipeline([
         Node(sweep_kprototypes, mixed, "kprototypes_k_selection", name="sweep_kprototypes"),
         Node(
@@ -52,18 +61,26 @@ def create_pipeline(**kwargs) -> Pipeline:
         ),
         Node(
             train_kprototypes,
-            ["kprototypes_input", "chosen_kprototypes_k", "params:kprototypes", "params:features"],
+            ["kprototypes_input", "chosen_kprototypes_k", "params:kprototypes", ID_COLUMN],
             "kprototypes_model", name="train_kprototypes",
         ),
         Node(
-            assign_kprototypes_segments,
-            ["kprototypes_input", "kprototypes_model", "params:features", ID_COLUMN],
+            assign_kprototypes_segments, ["kprototypes_input", "kprototypes_model", ID_COLUMN],
             "kprototypes_segments", name="assign_kprototypes_segments",
         ),
+        Node(evaluate_kprototypes, [*mixed[:1], "kprototypes_model", *mixed[1:]],
+             "kprototypes_metrics", name="evaluate_kprototypes"),
         Node(
-            evaluate_kprototypes,
-            ["kprototypes_input", "kprototypes_model", "params:kprototypes", "params:features"],
-            "kprototypes_metrics", name="evaluate_kprototypes",
+            profile_and_name_segments, ["customers_primary", "kprototypes_segments", *NAMING],
+            ["kprototypes_segment_profiles", "kprototypes_segment_names"],
+            name="name_kprototypes_segments",
         ),
     ])  # fmt: skip
-    return kmeans + kprototypes
+    segmenter = Node(
+        build_served_segmenter,
+        ["preprocessor", "pca", "kmeans_model", "segment_names", "customer_segments",
+         "kprototypes_model", "kprototypes_segment_names", "kprototypes_segments",
+         "params:serving"],
+        "segmenter", name="build_segmenter",
+    )  # fmt: skip
+    return kmeans + kprototypes + Pipeline([segmenter])

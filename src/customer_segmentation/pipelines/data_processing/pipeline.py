@@ -11,7 +11,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 validate_customers,
-                inputs=["customers_raw", "params:raw_schema", "params:raw_data_path"],
+                inputs=[
+                    "customers_raw",
+                    "params:raw_schema",
+                    "params:features",
+                    "params:raw_data_path",
+                ],
                 outputs=["customers_validated", "customers_rejected", "data_quality_summary"],
                 name="validate_customers",
             ),

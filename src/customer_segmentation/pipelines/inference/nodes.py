@@ -1,85 +1,53 @@
-"""Nodes of batch scoring that the training pipelines do not already provide."""
+"""Nodes of batch scoring: every one a thin call into the fitted ``segmenter``."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
 
-from customer_segmentation.kprototypes import KPrototypes
-from customer_segmentation.pipelines.clustering.kprototypes_nodes import (
-    assign_kprototypes_segments,
-)
-from customer_segmentation.pipelines.clustering.nodes import assign_segments
+from customer_segmentation.segmenter import Segmenter, combine_scores
+from customer_segmentation.validation import split_rows
 
 logger = logging.getLogger(__name__)
 
 
-def segment_name(segment: int, segment_names: dict[int | str, str]) -> str:
-    """A segment's name in ``segment_names`` (keys may be JSON text), else ``Segment <id>``."""
-    return segment_names.get(segment, segment_names.get(str(segment), f"Segment {segment}"))
+def validate_customers_to_score(
+    customers_raw: pd.DataFrame, segmenter: Segmenter, raw_data_path: str
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Split the customers to score by the rules of the schema the segmenter was trained on.
+
+    Returns:
+        Valid rows, rejected rows (``raw_row``, ``reason``) and the data-quality summary.
+
+    Raises:
+        RawDataError: The file lacks a required column or has no rows.
+    """
+    split = split_rows(customers_raw, segmenter.spec, raw_data_path)
+    return split.valid, split.rejected, split.summary
 
 
-def assign_served_segments(
-    scoring_model_input: pd.DataFrame,
-    scoring_mixed_input: pd.DataFrame,
-    kmeans_model: KMeans,
-    kprototypes_model: KPrototypes,
-    serving: dict[str, Any],
-    features: dict[str, Any],
-    id_column: str,
-) -> pd.DataFrame:
-    """Segments from the model named in ``serving.model`` (``kmeans`` or ``kprototypes``)."""
-    if serving["model"] == "kmeans":
-        return assign_segments(scoring_model_input, kmeans_model, id_column)
-    if serving["model"] == "kprototypes":
-        return assign_kprototypes_segments(
-            scoring_mixed_input, kprototypes_model, features, id_column
-        )
-    raise ValueError(f"serving.model must be kmeans or kprototypes, got {serving['model']!r}")
+def assign_scoring_segments(scoring_valid: pd.DataFrame, segmenter: Segmenter) -> pd.DataFrame:
+    """Identifier, segment and segment name of each valid customer, in input order."""
+    return segmenter.assign(scoring_valid)
 
 
-def combine_scores(
+def combine_scored_and_rejected(
     scoring_segments: pd.DataFrame,
     scoring_rejected: pd.DataFrame,
     scoring_quality_summary: dict[str, Any],
-    segment_names: dict[int | str, str],
-    id_column: str,
+    segmenter: Segmenter,
 ) -> pd.DataFrame:
-    """Put scored and rejected customers back together, in the order they came in.
-
-    Args:
-        scoring_segments: Identifier and segment of each valid customer, in input order.
-        scoring_rejected: Rejected customers as read, with ``raw_row`` and ``reason``.
-        scoring_quality_summary: The validation summary (logged).
-        segment_names: Segment id to name (the ``segment_names`` dataset).
-        id_column: Name of the identifier column.
+    """Every input row in input order: its segment and name, or why it was rejected.
 
     Returns:
-        One row per input row: ``id_column``, ``segment`` (empty when rejected),
-        ``segment_name`` and ``reason`` (empty when scored).
+        The identifier, ``segment`` (empty when rejected), ``segment_name`` and ``reason``.
     """
-    segments = scoring_segments["segment"]
-    names = {segment: segment_name(segment, segment_names) for segment in segments.unique()}
-    scored = scoring_segments.assign(segment_name=segments.map(names))
-    rows = len(scoring_segments) + len(scoring_rejected)
-    scored.index = np.setdiff1d(
-        np.arange(rows), scoring_rejected["raw_row"]
-    )  # valid rows keep order
-    rejected = scoring_rejected[[id_column, "reason"]].set_index(scoring_rejected["raw_row"])
-    combined = pd.concat([scored, rejected]).sort_index().reset_index(drop=True)
-    combined["segment"] = combined["segment"].astype("Int64")
-    ids = combined[id_column].convert_dtypes()  # rejected IDs may be missing or text
-    combined[id_column] = ids.astype("str") if ids.dtype == "object" else ids
+    scored = combine_scores(scoring_segments, scoring_rejected, segmenter.spec.id_column)
     logger.info(
-        "Scored %d of %d customers; %d rejected (see `reason`)",
-        len(scored),
-        scoring_quality_summary["rows_raw"],
-        len(rejected),
-    )
-    for text in ("segment_name", "reason"):  # None, not NaN: null in JSON answers
-        combined[text] = combined[text].astype("object").where(combined[text].notna(), None)
-    return combined[[id_column, "segment", "segment_name", "reason"]]
+        "Scored %d of %d customers with %s (k=%d); %d rejected (see `reason`)",
+        len(scoring_segments), scoring_quality_summary["rows_raw"], segmenter.algorithm,
+        segmenter.k, len(scoring_rejected),
+    )  # fmt: skip
+    return scored

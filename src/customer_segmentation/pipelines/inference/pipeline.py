@@ -1,17 +1,17 @@
 """The ``inference`` pipeline: a raw customer file → scored customers.
 
-It reuses the training pipelines' node functions, so scoring validates, transforms and
-predicts exactly as training did, with the ``preprocessor`` and ``kmeans_model`` that
-training saved. Bound to training by ``pipeline_ml_factory`` (``pipeline_registry.py``), it
-is also the MLflow model logged with every training run.
+Validate → ``segmenter`` → combine: the same path as ``Segmenter.predict`` and the API, with
+the one artifact training wrote. Bound to training by ``pipeline_ml_factory``
+(``pipeline_registry.py``), it is also the MLflow model logged with every training run.
 """
 
 from kedro.pipeline import Node, Pipeline
 
-from .. import ID_COLUMN
-from ..data_processing.nodes import validate_customers
-from ..feature_engineering.nodes import build_mixed_input, build_model_input
-from .nodes import assign_served_segments, combine_scores
+from .nodes import (
+    assign_scoring_segments,
+    combine_scored_and_rejected,
+    validate_customers_to_score,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -19,51 +19,24 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                validate_customers,
-                inputs=["customers_raw", "params:raw_schema", "params:raw_data_path"],
+                validate_customers_to_score,
+                inputs=["customers_raw", "segmenter", "params:raw_data_path"],
                 outputs=["scoring_valid", "scoring_rejected", "scoring_quality_summary"],
                 name="validate_customers_to_score",
             ),
             Node(
-                build_model_input,
-                inputs=["scoring_valid", "preprocessor", ID_COLUMN],
-                outputs="scoring_model_input",
-                name="build_scoring_model_input",
-            ),
-            Node(
-                build_mixed_input,
-                inputs=[
-                    "scoring_valid",
-                    "preprocessor",
-                    "params:features",
-                    "params:raw_schema",
-                    ID_COLUMN,
-                ],
-                outputs="scoring_mixed_input",
-                name="build_scoring_mixed_input",
-            ),
-            Node(
-                assign_served_segments,
-                inputs=[
-                    "scoring_model_input",
-                    "scoring_mixed_input",
-                    "kmeans_model",
-                    "kprototypes_model",
-                    "params:serving",
-                    "params:features",
-                    ID_COLUMN,
-                ],
+                assign_scoring_segments,
+                inputs=["scoring_valid", "segmenter"],
                 outputs="scoring_segments",
                 name="assign_scoring_segments",
             ),
             Node(
-                combine_scores,
+                combine_scored_and_rejected,
                 inputs=[
                     "scoring_segments",
                     "scoring_rejected",
                     "scoring_quality_summary",
-                    "segment_names",
-                    ID_COLUMN,
+                    "segmenter",
                 ],
                 outputs="scored_customers",
                 name="combine_scores",

@@ -1,9 +1,9 @@
-"""The ``reporting`` pipeline: segments → profiles, names, plots and the HTML report."""
+"""The ``reporting`` pipeline: the served segments → plots and the HTML report."""
 
 from kedro.pipeline import Node, Pipeline
 
 from .. import ID_COLUMN
-from .nodes import name_segments, profile_segments, served_segments
+from .nodes import served_outputs
 from .plots import (
     plot_elbow,
     plot_feature_heatmap,
@@ -22,9 +22,9 @@ PLOTS = {
     "silhouette_plot": (
         plot_silhouettes, ["model_input", "kmeans_model", ID_COLUMN, "segment_names"]
     ),
-    "pca_plot": (plot_pca, [*SEGMENTED, "pca", ID_COLUMN, "segment_names"]),
-    "feature_heatmap": (plot_feature_heatmap, [*SEGMENTED, ID_COLUMN, "segment_names"]),
-    "segment_sizes_plot": (plot_segment_sizes, ["segment_profiles", "segment_names"]),
+    "pca_plot": (plot_pca, [*SEGMENTED, "pca", ID_COLUMN, "served_names"]),
+    "feature_heatmap": (plot_feature_heatmap, [*SEGMENTED, ID_COLUMN, "served_names"]),
+    "segment_sizes_plot": (plot_segment_sizes, ["served_profiles", "served_names"]),
     "model_agreement_plot": (
         plot_model_agreement, ["customer_segments", "kprototypes_segments", ID_COLUMN]
     ),
@@ -33,29 +33,18 @@ PLOTS = {
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Create the reporting pipeline."""
-    profiles = Pipeline([
-        Node(
-            served_segments,
-            ["customer_segments", "kprototypes_segments", "params:serving"],
-            "served_segments", name="served_segments",
-        ),
-        Node(
-            profile_segments,
-            ["customers_primary", "served_segments", "params:features", "params:raw_schema"],
-            "segment_profiles", name="profile_segments",
-        ),
-        Node(
-            name_segments,
-            ["segment_profiles", "params:features", "params:raw_schema", "params:reporting"],
-            "segment_names", name="name_segments",
-        ),
-    ])  # fmt: skip
+    served = Node(
+        served_outputs,
+        ["segmenter", "customer_segments", "kprototypes_segments", "segment_profiles",
+         "kprototypes_segment_profiles"],
+        ["served_segments", "served_profiles", "served_names"], name="served_outputs",
+    )  # fmt: skip
     plots = Pipeline([Node(function, inputs, name, name=f"plot_{name}")
                       for name, (function, inputs) in PLOTS.items()])  # fmt: skip
     report = Node(
         build_report,
-        ["segment_profiles", "segment_names", "data_quality_summary", "k_selection",
-         "kmeans_model", "params:serving", "mlflow_run_id", *PLOTS],
+        ["served_profiles", "served_names", "data_quality_summary", "k_selection",
+         "kmeans_model", "segmenter", "mlflow_run_id", *PLOTS],
         "segmentation_report", name="build_report",
     )  # fmt: skip
-    return profiles + plots + Pipeline([report])
+    return Pipeline([served]) + plots + Pipeline([report])

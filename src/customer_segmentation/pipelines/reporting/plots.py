@@ -11,7 +11,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, silhouette_samples
 
-from customer_segmentation.pipelines.inference.nodes import segment_name
+from customer_segmentation.segments import segment_name
 
 SAMPLE_SIZE = 5000  # points drawn in scatter and silhouette plots
 

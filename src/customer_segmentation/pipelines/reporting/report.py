@@ -10,7 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from sklearn.cluster import KMeans
 
-from customer_segmentation.pipelines.inference.nodes import segment_name
+from customer_segmentation.segmenter import Segmenter
+from customer_segmentation.segments import segment_name
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -28,19 +29,19 @@ def build_report(
     data_quality_summary: dict[str, Any],
     k_selection: pd.DataFrame,
     kmeans_model: KMeans,
-    serving: dict[str, Any],
+    segmenter: Segmenter,
     mlflow_run_id: str,
     *figures: go.Figure,
 ) -> str:
     """Write the report as one HTML page that opens offline (plotly.js is inlined once).
 
     Args:
-        segment_profiles: The profiles (``profile_segments``).
-        segment_names: Segment id to name.
+        segment_profiles: The served model's profiles (``segments.profile_segments``).
+        segment_names: Its segment id to name.
         data_quality_summary: Rows raw / primary / rejected and violations per rule.
         k_selection: The K-Means k sweep.
         kmeans_model: The K-Means model (its k and scores).
-        serving: The ``serving`` parameters (the algorithm served).
+        segmenter: The served segmenter (its algorithm and k).
         mlflow_run_id: The MLflow run of this training, or "not tracked".
         *figures: The plots, in the order shown.
 
@@ -55,7 +56,7 @@ def build_report(
     )
     chosen = k_selection.set_index("k").loc[kmeans_model.n_clusters]
     facts = {
-        "served algorithm": serving["model"],
+        "served algorithm": f"{segmenter.algorithm} (k = {segmenter.k})",
         "k (K-Means)": kmeans_model.n_clusters,
         "silhouette": f"{chosen['silhouette']:.3f}",
         "Calinski–Harabasz": f"{chosen['calinski_harabasz']:.1f}",

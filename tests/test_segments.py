@@ -1,4 +1,4 @@
-"""The reporting nodes: profiles in raw units and legend labels, names from the profiles."""
+"""Segment rules: profiles in raw units and legend labels, names from the profiles, nearest."""
 
 from __future__ import annotations
 
@@ -6,30 +6,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from customer_segmentation.pipelines.reporting.nodes import (
-    name_segments,
-    profile_segments,
-    served_segments,
-)
+from customer_segmentation.segments import name_segments, nearest, profile_segments, segment_name
+from customer_segmentation.validation import split_rows
 
 WORDS = {"Age": ["younger", "older"], "Income": ["lower income", "higher income"]}
-NAMING = {"naming": {"max_traits": 3, "min_effect": 0.5, "words": WORDS}, "segment_names": {}}
+NAMING = {"max_traits": 3, "min_effect": 0.5, "words": WORDS}
 
 
 @pytest.fixture
-def customers(raw_customers, raw_schema):
-    from customer_segmentation.pipelines.data_processing.nodes import validate_customers
-
-    return validate_customers(raw_customers, raw_schema, "raw.csv")[0]
+def customers(raw_customers, spec):
+    return split_rows(raw_customers, spec, "raw.csv").valid
 
 
 def _segments_by_age(customers: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"ID": customers["ID"], "segment": (customers["Age"] >= 45).astype(int)})
 
 
-def test_profiles_are_in_raw_units_and_legend_labels(customers, parameters, raw_schema):
+def test_profiles_are_in_raw_units_and_legend_labels(customers, spec, raw_schema):
     segments = _segments_by_age(customers)
-    profiles = profile_segments(customers, segments, parameters["features"], raw_schema)
+    profiles = profile_segments(customers, segments, spec)
     assert profiles["segment"].tolist() == [0, 1, -1]
     assert profiles["size"].tolist() == [
         (customers["Age"] < 45).sum(),
@@ -47,12 +42,11 @@ def test_profiles_are_in_raw_units_and_legend_labels(customers, parameters, raw_
     assert shares.sum() == pytest.approx(1)
 
 
-def test_names_follow_the_rule_on_the_profile_table(customers, parameters, raw_schema):
+def test_names_follow_the_rule_on_the_profile_table(customers, spec, raw_schema):
     """Each word of a name is a trait whose standardised effect in the profile is >= 0.5."""
     segments = _segments_by_age(customers)
-    features = parameters["features"]
-    profiles = profile_segments(customers, segments, features, raw_schema)
-    names = name_segments(profiles, features, raw_schema, NAMING)
+    profiles = profile_segments(customers, segments, spec)
+    names = name_segments(profiles, spec, NAMING)
     assert names[1].startswith("Older") and names[0] != names[1]
     assert_names_follow_the_rule(profiles, names, raw_schema, WORDS, min_effect=0.5)
 
@@ -82,28 +76,32 @@ def assert_names_follow_the_rule(
                 assert (row[share] - base) / np.sqrt(base * (1 - base)) >= min_effect, (name, word)
 
 
-def test_names_differ_and_overrides_win(customers, parameters, raw_schema):
+def test_names_differ_and_overrides_win(customers, spec, raw_schema):
     segments = _segments_by_age(customers)
-    features = parameters["features"]
-    profiles = profile_segments(customers, segments, features, raw_schema)
-    names = name_segments(profiles, features, raw_schema, NAMING)
+    profiles = profile_segments(customers, segments, spec)
+    names = name_segments(profiles, spec, NAMING)
     assert len(set(names.values())) == 2
-    renamed = name_segments(
-        profiles, features, raw_schema, {**NAMING, "segment_names": {1: "Seniors"}}
-    )
+    renamed = name_segments(profiles, spec, NAMING, {"1": "Seniors"})
     assert renamed == {0: names[0], 1: "Seniors"}
 
 
-def test_a_segment_like_everyone_is_typical(customers, parameters, raw_schema):
+def test_a_segment_like_everyone_is_typical(customers, spec, raw_schema):
     segments = pd.DataFrame({"ID": customers["ID"], "segment": np.arange(len(customers)) % 2})
-    profiles = profile_segments(customers, segments, parameters["features"], raw_schema)
-    names = name_segments(profiles, parameters["features"], raw_schema, NAMING)
+    profiles = profile_segments(customers, segments, spec)
+    names = name_segments(profiles, spec, NAMING)
     assert set(names.values()) <= {"Typical customers", "Typical customers (segment 0)",
                                    "Typical customers (segment 1)"}  # fmt: skip
     assert len(set(names.values())) == 2
 
 
-def test_served_segments_follow_the_serving_parameter():
-    kmeans, kprototypes = pd.DataFrame({"a": [1]}), pd.DataFrame({"b": [2]})
-    assert served_segments(kmeans, kprototypes, {"model": "kmeans"}) is kmeans
-    assert served_segments(kmeans, kprototypes, {"model": "kprototypes"}) is kprototypes
+def test_segment_name_falls_back_to_the_id():
+    assert segment_name(3, {3: "Urban professionals"}) == "Urban professionals"
+    assert segment_name(3, {"3": "Urban professionals"}) == "Urban professionals"
+    assert segment_name(1, {3: "Urban professionals"}) == "Segment 1"
+
+
+def test_nearest_takes_the_lowest_index_on_a_tie_and_adds_the_extra_cost():
+    centres = np.array([[0.0, 0.0], [2.0, 0.0]])
+    points = np.array([[1.0, 0.0], [1.9, 0.0], [0.1, 0.0]])
+    assert nearest(points, centres).tolist() == [0, 1, 0]
+    assert nearest(points, centres, np.array([[1.0, 0.0]] * 3)).tolist() == [1, 1, 0]

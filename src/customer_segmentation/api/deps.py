@@ -1,0 +1,49 @@
+"""Shared request dependencies: the loaded segmenter, the settings and the API key check."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader
+
+from customer_segmentation.segmenter import Segmenter
+
+from .loading import Loaded
+from .settings import ServiceSettings
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_settings(request: Request) -> ServiceSettings:
+    """The service's settings."""
+    return request.app.state.settings
+
+
+def get_loaded(request: Request) -> Loaded:
+    """The loaded segmenter and its facts; 503 until one is loaded."""
+    loaded = request.app.state.loaded
+    if loaded is None:
+        raise HTTPException(503, "No model is loaded yet.")
+    return loaded
+
+
+def get_segmenter(loaded: Annotated[Loaded, Depends(get_loaded)]) -> Segmenter:
+    """The served segmenter; 503 until one is loaded."""
+    return loaded.segmenter
+
+
+def authorised(
+    settings: Annotated[ServiceSettings, Depends(get_settings)],
+    key: Annotated[str | None, Depends(api_key_header)],
+) -> None:
+    """401 unless ``X-API-Key`` equals the configured key (compared as UTF-8 bytes)."""
+    expected = settings.api_key
+    if expected and not (key and secrets.compare_digest(key.encode(), expected.encode())):
+        raise HTTPException(401, "A valid X-API-Key header is required.")
+
+
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+LoadedDep = Annotated[Loaded, Depends(get_loaded)]
+SegmenterDep = Annotated[Segmenter, Depends(get_segmenter)]

@@ -1,0 +1,162 @@
+"""What the service reads from the project: its configuration once, then the ``segmenter``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kedro.config import MissingConfigException
+from kedro.framework.context.context import _convert_paths_to_absolute_posix
+from kedro.framework.project import settings as kedro_settings
+from kedro.framework.startup import bootstrap_project
+
+from customer_segmentation import REGISTERED_MODEL_NAME
+from customer_segmentation.features import FeatureSpec
+from customer_segmentation.segmenter import Segmenter
+
+logger = logging.getLogger(__name__)
+MLFLOW_CONFIG = ["mlflow*", "mlflow*/**", "**/mlflow*"]  # as kedro-mlflow reads mlflow.yml
+CONFIG_DEFAULT_ENV = "local"
+
+
+class ModelMismatchError(RuntimeError):
+    """The trained segmenter does not fit the project's current configuration."""
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """The project's configuration, read once at start-up.
+
+    Attributes:
+        spec: The feature specification of ``conf/`` (request models are built from it).
+        catalog: The Kedro data catalog (the ``segmenter`` dataset).
+        tracking_uri: The MLflow tracking store, if configured.
+        env: The configuration environment read.
+    """
+
+    spec: FeatureSpec
+    catalog: Any
+    tracking_uri: str | None
+    env: str
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The served segmenter and what ``GET /model`` says of it."""
+
+    segmenter: Segmenter
+    facts: dict[str, Any]
+
+
+def read_config(project_path: Path, env: str | None) -> ProjectConfig:
+    """Read the project's parameters, catalog and MLflow settings, as ``kedro run`` would.
+
+    Read from inside the project, as ``kedro run`` is: resolvers such as ``${project_root:}``
+    (the MLflow store) resolve from the working directory.
+    """
+    project_path = project_path.resolve()
+    bootstrap_project(project_path)
+    with contextlib.chdir(project_path):
+        loader = kedro_settings.CONFIG_LOADER_CLASS(
+            conf_source=str(project_path / kedro_settings.CONF_SOURCE), env=env,
+            **kedro_settings.CONFIG_LOADER_ARGS,
+        )  # fmt: skip
+        loader.config_patterns.setdefault("mlflow", MLFLOW_CONFIG)
+        parameters = loader["parameters"]
+        credentials = _optional(loader, "credentials") or {}
+        catalog = kedro_settings.DATA_CATALOG_CLASS.from_config(
+            _convert_paths_to_absolute_posix(project_path, loader["catalog"]), credentials
+        )
+        tracking_uri = (
+            (_optional(loader, "mlflow") or {}).get("server", {}).get("mlflow_tracking_uri")
+        )
+    return ProjectConfig(
+        spec=FeatureSpec.from_params(parameters["raw_schema"], parameters["features"]),
+        catalog=catalog,
+        tracking_uri=tracking_uri,
+        env=env or CONFIG_DEFAULT_ENV,
+    )
+
+
+def _optional(loader: Any, key: str) -> dict[str, Any] | None:
+    try:
+        return loader[key]
+    except MissingConfigException:
+        return None
+
+
+def load_segmenter(config: ProjectConfig) -> Loaded:
+    """Load the newest ``segmenter`` and check it against the configuration.
+
+    Raises:
+        DatasetError: No segmenter has been trained yet.
+        ModelMismatchError: It was trained with another feature specification.
+    """
+    segmenter = config.catalog.load("segmenter")
+    version = config.catalog.get("segmenter").resolve_load_version()
+    if segmenter.spec != config.spec:
+        raise ModelMismatchError(
+            f"The segmenter version {version} was trained with {describe(segmenter.spec)}, but "
+            f"the configuration (env {config.env!r}) says {describe(config.spec)}. Train a "
+            f"model for this configuration: kedro run --env={config.env}"
+        )
+    facts = {
+        "algorithm": segmenter.algorithm,
+        "k": segmenter.k,
+        "features": {
+            "numeric": list(segmenter.spec.numeric),
+            "categorical": list(segmenter.spec.categorical),
+        },  # fmt: skip
+        "trained_at": version,
+        "dataset": "segmenter",
+        "dataset_version": version,
+        "training_rows": sum(segmenter.sizes),
+        **_registry_facts(config.tracking_uri, version),
+    }
+    logger.info("Serving %s (k=%d), segmenter version %s",
+                segmenter.algorithm, segmenter.k, version)  # fmt: skip
+    return Loaded(segmenter, facts)
+
+
+def describe(spec: FeatureSpec) -> str:
+    """A feature specification in one line, for messages."""
+    columns = ", ".join(
+        f"{name} ({column.kind}{', ' + column.dtype if not column.codes else ''})"
+        for name, column in spec.schema.columns.items()
+    )
+    transforms = [f"{n}:{t}" for n, t in zip(spec.numeric, spec.transforms, strict=True)]
+    return (
+        f"raw columns [{columns}], numeric features [{', '.join(transforms)}], "
+        f"ordinal {list(spec.ordinal)}, nominal {list(spec.nominal)}, scaler {spec.scaler}"
+    )
+
+
+def _registry_facts(tracking_uri: str | None, version: str) -> dict[str, Any]:
+    """The MLflow run that trained this segmenter version, and its registered model version."""
+    facts: dict[str, Any] = {
+        "mlflow_run_id": None,
+        "registered_model": None,
+        "registered_version": None,
+    }
+    if not tracking_uri:
+        return facts
+    try:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=tracking_uri)
+        runs = client.search_runs(
+            [e.experiment_id for e in client.search_experiments()],
+            filter_string=f"tags.run_id = '{version}'", max_results=1,
+        )  # fmt: skip
+        if runs:
+            facts["mlflow_run_id"] = runs[0].info.run_id
+            versions = client.search_model_versions(f"run_id = '{runs[0].info.run_id}'")
+            if versions:
+                facts["registered_model"] = REGISTERED_MODEL_NAME
+                facts["registered_version"] = int(versions[0].version)
+    except Exception as error:  # tracking is optional: the service runs without it
+        logger.warning("No MLflow facts for segmenter version %s: %s", version, error)
+    return facts

@@ -1,0 +1,168 @@
+"""Rules about segments, one each: numbering, nearest centre, the choice of k, profiles, names.
+
+Pipelines, the segmenter and the API take these rules from here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from customer_segmentation.features import FeatureSpec
+
+logger = logging.getLogger(__name__)
+ALL_CUSTOMERS = -1  # the profile row of the whole population
+
+
+def segment_order(labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """The stable numbering of clusters: new id ``i`` is old cluster ``order[i]``.
+
+    Largest cluster first; equal sizes are ordered by their centroids' coordinates, so reruns
+    on the same data give the same ids even where the algorithm numbers clusters otherwise.
+    """
+    sizes = np.bincount(labels, minlength=len(centroids))
+    return np.lexsort([*np.asarray(centroids, dtype=float).T[::-1], -sizes])  # last key first
+
+
+def nearest(points: np.ndarray, centres: np.ndarray, extra: np.ndarray | float = 0.0) -> np.ndarray:
+    """Index of the nearest centre by squared Euclidean distance (plus ``extra``).
+
+    Summed feature by feature, then ``extra``, in the order kmodes sums K-Prototypes'
+    dissimilarity; the lowest index wins a tie, as in scikit-learn and kmodes.
+    """
+    distances = np.zeros((len(points), len(centres)))
+    for feature in range(points.shape[1]):
+        difference = points[:, feature, None] - centres[None, :, feature]
+        distances += difference * difference
+    return (distances + extra).argmin(axis=1)
+
+
+def pick_k(sweep: pd.DataFrame, settings: Mapping[str, Any], curve: str, quality: str) -> int:
+    """The number of segments: ``settings["k"]`` if an integer, else the knee of ``curve``.
+
+    ``auto`` takes the knee of the ``curve`` column against k found by kneed (convex,
+    decreasing, sensitivity ``knee_sensitivity``; kneed's offline mode returns the first knee,
+    the smallest such k). Without a knee, the k with the best ``quality`` wins, the smaller k
+    on a tie.
+    """
+    from kneed import KneeLocator
+
+    if settings["k"] != "auto":
+        k = int(settings["k"])
+        if k < 2:
+            raise ValueError(f"k must be at least 2 or 'auto', got {settings['k']!r}")
+        logger.info("Using k=%d from the parameters", k)
+        return k
+    sweep = sweep.sort_values("k")
+    knee = KneeLocator(
+        sweep["k"], sweep[curve], S=settings["knee_sensitivity"],
+        curve="convex", direction="decreasing",
+    ).knee  # fmt: skip
+    if knee is not None:
+        logger.info("Chose k=%d at the knee of the %s curve", knee, curve)
+        return int(knee)
+    best = sweep.loc[sweep[quality].idxmax(), "k"]  # idxmax keeps the first (smaller k)
+    logger.info("No knee in the %s curve; chose k=%d with the highest %s", curve, best, quality)
+    return int(best)
+
+
+def profile_segments(
+    customers: pd.DataFrame, segments: pd.DataFrame, spec: FeatureSpec
+) -> pd.DataFrame:
+    """Describe each segment in the raw units and legend labels of ``conf/``.
+
+    Args:
+        customers: Valid customers (raw units).
+        segments: Identifier and segment of each customer.
+        spec: The feature specification (the columns profiled and their legends).
+
+    Returns:
+        One row per segment, and a last row (``segment`` = -1) for all customers: ``size``,
+        ``share``, ``<numeric> mean``, ``median`` and ``std``, and for each categorical code
+        ``<column>: <label>``, the share of the segment's customers with that code.
+    """
+    merged = customers.merge(segments, on=spec.id_column, validate="one_to_one")
+    groups = [(int(k), group) for k, group in merged.groupby("segment", sort=True)]
+    groups.append((ALL_CUSTOMERS, merged))
+    return pd.DataFrame([_profile(k, group, len(merged), spec) for k, group in groups])
+
+
+def name_segments(
+    profiles: pd.DataFrame, spec: FeatureSpec, naming: Mapping[str, Any],
+    fixed_names: Mapping[Any, str] | None = None,
+) -> dict[int, str]:  # fmt: skip
+    """Name each segment after the traits that most set it apart from all customers.
+
+    A trait's effect is standardised so that numbers and categories compare: for a numeric
+    column, (segment mean - overall mean) / overall standard deviation; for a category,
+    (segment share - overall share) / sqrt(overall share x (1 - overall share)). The
+    ``max_traits`` largest effects of at least ``min_effect`` (over-represented categories
+    only) make the name, largest first: "Older · Higher income · Big city". A segment with
+    no such trait is "Typical customers". Where two segments would share a name, the next
+    trait is added until they differ, and as a last resort the id. ``fixed_names`` win.
+
+    Returns:
+        Segment id to name.
+    """
+    overall = profiles.set_index("segment").loc[ALL_CUSTOMERS]
+    traits = {
+        int(row["segment"]): _ranked_traits(row, overall, spec, naming)
+        for _, row in profiles.iterrows() if row["segment"] != ALL_CUSTOMERS
+    }  # fmt: skip
+    names = {}
+    for k, ranked in traits.items():
+        count = naming["max_traits"]
+        others = [t for j, t in traits.items() if j != k]
+        while count < len(ranked) and any(o[:count] == ranked[:count] for o in others):
+            count += 1
+        words = [word for word, _ in ranked[:count]]
+        name = " · ".join(words)
+        names[k] = name[:1].upper() + name[1:] if words else "Typical customers"
+    for k, name in list(names.items()):
+        if list(names.values()).count(name) > 1:
+            names[k] = f"{name} (segment {k})"
+    names.update({int(k): str(v) for k, v in (fixed_names or {}).items() if int(k) in names})
+    for k, name in names.items():
+        logger.info("Segment %d: %s", k, name)
+    return names
+
+
+def segment_name(segment: int, names: Mapping[Any, str]) -> str:
+    """A segment's name in ``names`` (keys may be JSON text), else ``Segment <id>``."""
+    return names.get(segment, names.get(str(segment), f"Segment {segment}"))
+
+
+def _profile(k: int, group: pd.DataFrame, total: int, spec: FeatureSpec) -> dict[str, Any]:
+    row: dict[str, Any] = {"segment": k, "size": len(group), "share": len(group) / total}
+    for name in spec.numeric:
+        row[f"{name} mean"] = float(group[name].mean())
+        row[f"{name} median"] = float(group[name].median())
+        row[f"{name} std"] = float(group[name].std(ddof=0))
+    for name in spec.categorical:
+        shares = group[name].value_counts(normalize=True)
+        for code, label in spec.schema.columns[name].codes.items():
+            row[f"{name}: {label}"] = float(shares.get(code, 0.0))
+    return row
+
+
+def _ranked_traits(
+    row: pd.Series, overall: pd.Series, spec: FeatureSpec, naming: Mapping[str, Any]
+) -> list[tuple[str, float]]:
+    """(word, effect) of every trait with effect >= min_effect, largest effect first."""
+    traits = []
+    for name in spec.numeric:
+        spread = overall[f"{name} std"] or 1.0
+        effect = (row[f"{name} mean"] - overall[f"{name} mean"]) / spread
+        low, high = (naming.get("words") or {}).get(name, [f"low {name}", f"high {name}"])
+        traits.append((high if effect > 0 else low, abs(effect)))
+    for name in spec.categorical:
+        for label in spec.schema.columns[name].codes.values():
+            share, base = row[f"{name}: {label}"], overall[f"{name}: {label}"]
+            if 0 < base < 1:
+                traits.append((label, (share - base) / np.sqrt(base * (1 - base))))
+    strong = [(word, effect) for word, effect in traits if effect >= naming["min_effect"]]
+    return sorted(strong, key=lambda trait: -trait[1])

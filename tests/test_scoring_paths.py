@@ -1,0 +1,158 @@
+"""One scoring path: batch scoring, the registered MLflow model and the HTTP API agree.
+
+For each configuration a tracked `kedro run` trains the segmenter; then the same raw files
+(valid rows and seeded bad rows) are scored by `kedro run --pipelines=inference`, by the
+MLflow model loaded with `mlflow.pyfunc.load_model` in a fresh process, and over HTTP
+(`POST /predict/csv` and `POST /predict`). Segments, names and reasons must be identical.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from customer_segmentation.api import create_app
+from customer_segmentation.data_generator import generate_customers
+
+from .conftest import PROJECT_ROOT, REFERENCE_CSV
+from .kedro_project import Project, copy_project, shop_customers
+
+pytestmark = pytest.mark.slow
+LOG_INCOME = """features:
+  numeric: [Age, {column: Income, transform: log1p}]
+  ordinal: [Sex, Marital status, Education, Occupation, Settlement size]
+  nominal: []
+  scaler: standard
+"""
+
+
+def _with_bad_rows(raw: pd.DataFrame, column: str, id_column: str) -> pd.DataFrame:
+    """A copy with a text value, a missing value and a repeated ID."""
+    bad = raw.astype({column: "object"})
+    bad.loc[1, column] = "n/a"
+    bad.loc[4, column] = None
+    bad.loc[7, id_column] = bad.loc[6, id_column]
+    return bad
+
+
+def _default(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
+    tables = {"training": pd.read_csv(project.data("01_raw/customers.csv"))}
+    if REFERENCE_CSV.exists():  # the public file, and seeded bad rows in a copy of it
+        tables["reference_with_bad_rows"] = _with_bad_rows(pd.read_csv(REFERENCE_CSV), "Age", "ID")
+    else:
+        tables["generated_with_bad_rows"] = _with_bad_rows(generate_customers(300, 5), "Age", "ID")
+    return None, tables
+
+
+def _byo(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
+    shutil.copytree(PROJECT_ROOT / "tests/fixtures/conf_byo", project.root / "conf/byo")
+    shop_customers().to_csv(project.data("01_raw/shop_customers.csv"), index=False)
+    scored = _with_bad_rows(shop_customers(400, seed=9), "yearly_spend", "customer_id")
+    return "byo", {"training": shop_customers(), "shop_with_bad_rows": scored}
+
+
+def _log_income(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
+    (project.root / "conf/log_income").mkdir()
+    (project.root / "conf/log_income/parameters.yml").write_text(LOG_INCOME)
+    raw = _with_bad_rows(generate_customers(300, 6), "Income", "ID")
+    raw.loc[10:14, "Income"] = 0.0  # log1p(0) = 0: the edge of the transform's domain
+    training = pd.read_csv(project.data("01_raw/customers.csv"))
+    return "log_income", {"training": training, "generated_with_bad_rows": raw}
+
+
+CASES = {"default": _default, "byo": _byo, "log1p_income": _log_income}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def trained(request, tmp_path_factory) -> tuple[Project, str | None, dict[str, Path]]:
+    """A tracked training run of one configuration, and the raw files to score."""
+    project = copy_project(tmp_path_factory.mktemp(request.param))
+    env, tables = CASES[request.param](project)
+    project.run(*([f"--env={env}"] if env else []), tracking=True)
+    paths = {}
+    for name, table in tables.items():
+        paths[name] = project.data(f"01_raw/score_{name}.csv")
+        table.to_csv(paths[name], index=False)
+    return project, env, paths
+
+
+def _batch(project: Project, env: str | None, path: Path) -> pd.DataFrame:
+    project.run("--pipelines=inference", f"--params=raw_data_path={path}",
+                *([f"--env={env}"] if env else []))  # fmt: skip
+    return pd.read_parquet(project.data("07_model_output/scored_customers.parquet"))
+
+
+def _mlflow(project: Project, paths: dict[str, Path]) -> dict[str, pd.DataFrame]:
+    """The registered model's answers for each file, from one fresh process."""
+    output = project.python(
+        "import json, mlflow, pandas as pd\n"
+        "model = mlflow.pyfunc.load_model('models:/customer-segmentation/latest')\n"
+        f"paths = {json.dumps({name: str(path) for name, path in paths.items()})}\n"
+        "answers = {name: model.predict(pd.read_csv(path)).to_json(orient='split', index=False)\n"
+        "           for name, path in paths.items()}\n"
+        "print(json.dumps(answers))\n"
+    )
+    answers = json.loads(output.strip().splitlines()[-1])
+    return {name: pd.read_json(io.StringIO(answer), orient="split", dtype=False)
+            for name, answer in answers.items()}  # fmt: skip
+
+
+def _http(project: Project, env: str | None, path: Path, id_column: str) -> pd.DataFrame:
+    """Every row's answer over HTTP: reasons from the CSV upload's 422, segments from
+    `/predict/csv` and `/predict` on the valid rows."""
+    raw = pd.read_csv(path)
+    answer = pd.DataFrame({id_column: raw[id_column], "segment": pd.NA,
+                           "segment_name": None, "reason": None})  # fmt: skip
+    with TestClient(create_app(project.root, env=env)) as client:
+        upload = client.post("/predict/csv", files={"file": ("c.csv", path.read_bytes())})
+        if upload.status_code == 422:
+            for problem in upload.json()["detail"]:
+                answer.loc[problem["record"], "reason"] = problem["message"]
+        else:
+            assert upload.status_code == 200, upload.text
+        valid = raw[answer["reason"].isna()]
+        csv = client.post("/predict/csv", files={"file": ("c.csv", valid.to_csv(index=False))})
+        body = {"customers": json.loads(valid.to_json(orient="records"))}
+        predictions = pd.DataFrame(client.post("/predict", json=body).json()["predictions"])
+    from_csv = pd.read_csv(io.StringIO(csv.text), dtype={id_column: raw[id_column].dtype})
+    assert from_csv["segment"].tolist() == predictions["segment"].tolist()
+    assert from_csv["segment_name"].tolist() == predictions["segment_name"].tolist()
+    answer.loc[valid.index, "segment"] = predictions["segment"].to_numpy()
+    answer.loc[valid.index, "segment_name"] = predictions["segment_name"].to_numpy()
+    return answer
+
+
+def _comparable(scored: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        id_column: scored[id_column].astype("string"),
+        "segment": scored["segment"].astype("Int64"),
+        "segment_name": scored["segment_name"].astype("object").where(
+            scored["segment_name"].notna(), None),
+        "reason": scored["reason"].astype("object").where(scored["reason"].notna(), None),
+    })  # fmt: skip
+
+
+def test_batch_scoring_the_mlflow_model_and_the_api_agree(trained):
+    project, env, paths = trained
+    id_column = "customer_id" if env == "byo" else "ID"
+    from_mlflow = _mlflow(project, paths)
+    for name, path in paths.items():
+        batch = _comparable(_batch(project, env, path), id_column)
+        mlflow = _comparable(from_mlflow[name], id_column)
+        http = _comparable(_http(project, env, path, id_column), id_column)
+        pd.testing.assert_frame_equal(mlflow, batch, obj=f"{name}: MLflow vs batch")
+        pd.testing.assert_frame_equal(http, batch, obj=f"{name}: API vs batch")
+        assert batch["segment"].notna().sum() > 0.9 * len(batch), name
+        if name.endswith("bad_rows"):  # ours, and the shop table's own four missing values
+            assert batch["reason"].notna().sum() == (7 if env == "byo" else 3), name
+        if name == "training":  # scoring the training file reproduces `customer_segments`
+            segments = pd.read_parquet(project.data("07_model_output/customer_segments.parquet"))
+            scored = batch.dropna(subset=["segment"])
+            assert scored["segment"].tolist() == segments["segment"].tolist()
+            assert scored[id_column].tolist() == segments[id_column].astype(str).tolist()
