@@ -121,7 +121,7 @@ def test_seeded_bad_rows_are_quarantined_with_reasons(project):
         20: "Education: code 9 is not in the legend (0, 1, 2, 3)",
         30: "Age: 130 is outside [18, 100]",
         40: f"ID: {raw.loc[39, 'ID']} repeats an earlier row's ID",
-        50: "Income: 'fifty thousand' is not a number",
+        50: "Income: 'fifty thousand' is not a finite number",
     }
     assert len(project.read_output("segments")) == 195
 
@@ -138,7 +138,7 @@ def test_missing_column_stops_before_any_model_input_or_model(project):
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("", "No columns to parse from file"),
+        ("", "is empty: it needs a header row with the raw_schema's columns"),
         (
             "ID,Sex,Marital status,Age,Education,Income,Occupation,Settlement size\n",
             "has a header but no data rows",
@@ -184,3 +184,40 @@ def test_bring_your_own_table_by_configuration_only(project):
     assert {"region_north", "region_west", "loyalty_tier"} <= set(model_input.columns)
     segments = project.read_output("segments")
     assert segments["customer_id"].tolist() == primary["customer_id"].tolist()
+
+
+def test_identifiers_are_kept_exactly_and_impossible_ones_rejected(project):
+    """Training, batch scoring and their outputs keep 64-bit IDs as delivered; `inf`, `1e400`
+    and 2^63 are rejected with a reason, never rounded, merged or crashed on."""
+    raw = generate_customers(120, seed=12).astype({"ID": "object"})
+    exact = ["1234567890123456789", "9007199254740992", "9007199254740993"]
+    raw.loc[:2, "ID"] = exact
+    raw.loc[3:6, "ID"] = [str(2**63), "inf", "-inf", "1e400"]
+    path = project.data("01_raw/big_ids.csv")
+    raw.to_csv(path, index=False)
+    project.run(f"--params=raw_data_path={path}")
+    primary, rejected = project.read_output("primary"), project.read_output("rejected")
+    assert [str(i) for i in primary["ID"][:3]] == exact
+    assert rejected["reason"].tolist() == [
+        "ID: '9223372036854775808' does not fit a 64-bit integer; declare the identifier "
+        "`dtype: str` to keep it as text",
+        "ID: 'inf' is not an integer", "ID: '-inf' is not an integer",
+        "ID: '1e400' is not an integer",
+    ]  # fmt: skip
+    segments = project.read_output("segments")
+    assert [str(i) for i in segments["ID"][:3]] == exact
+    project.run("--pipelines=inference", f"--params=raw_data_path={path}")
+    scored = project.read_output("scored")
+    assert [str(i) for i in scored["ID"][:3]] == exact and scored["segment"][:3].notna().all()
+    assert scored["reason"][3:7].notna().all() and len(scored) == len(raw)
+
+
+def test_a_byte_invalid_in_the_encoding_names_its_line_and_the_option(project):
+    path = project.data("01_raw/latin1.csv")
+    lines = generate_customers(30, seed=3).to_csv(index=False).splitlines()
+    lines[5] = lines[5].replace(",", ",", 1) + "\u00e9"  # an accented letter in latin-1 bytes
+    path.write_bytes("\n".join(lines).encode("latin-1"))
+    output = project.run(f"--params=raw_data_path={path}", expect_success=False)
+    assert f"Raw file '{path}': byte b'\\xe9' on line 6 (data row 4) is not valid utf-8" in output
+    assert "load_args: {encoding: latin-1}" in output
+    assert project.written_outputs("06_models") == []

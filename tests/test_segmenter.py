@@ -104,3 +104,12 @@ def test_combine_keeps_input_order_and_nullable_segments():
     assert combined["ID"].tolist() == [10, 11, 12]
     assert combined["segment"].tolist() == [2, pd.NA, 0]
     assert combined["reason"].tolist() == [None, "Age: missing value", None]
+
+
+def test_rejected_text_identifiers_stay_integers_in_the_scores(raw_customers, segmenter):
+    """Raw files are read as text: the rejected rows' IDs are parsed back, exactly."""
+    raw = raw_customers.head(6).astype(str)
+    raw.loc[2, "Age"] = "old"
+    scored = segmenter.predict(raw)
+    assert scored["ID"].dtype == "Int64"
+    assert scored["ID"].tolist() == raw_customers["ID"].head(6).tolist()

@@ -69,7 +69,7 @@ def test_the_run_holds_parameters_metrics_artifacts_and_tags(trained, client):
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project.root, capture_output=True,
                           text=True, check=True).stdout.strip()  # fmt: skip
     assert run.data.tags["git_commit"] == head
-    assert run.data.tags["raw_data_sha256"] == content_hash(pd.read_csv(raw_path))
+    assert run.data.tags["raw_data_sha256"] == content_hash(pd.read_csv(raw_path, dtype=str))
     assert run.data.tags["kedro_command"] == "kedro run --pipeline=__default__"
     report = project.data("08_reporting/segmentation_report.html").read_text()
     assert run.info.run_id in report
@@ -113,7 +113,7 @@ def test_inference_pipeline_scores_good_rows_and_lists_bad_ones(trained):
     bad = scored[scored["reason"].notna()]
     assert bad.index.tolist() == [3, 7] and bad["segment"].isna().all()
     assert bad["reason"].tolist() == [
-        "Income: 'unknown' is not a number",
+        "Income: 'unknown' is not a finite number",
         "Sex: code 5 is not in the legend (0, 1)",
     ]
     assert scored.drop(index=[3, 7])["segment"].notna().all()

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 Kind = Literal["identifier", "numeric", "binary", "ordinal", "nominal"]
 CATEGORICAL_KINDS = ("binary", "ordinal", "nominal")
@@ -25,6 +27,7 @@ UNKNOWN_CODE = "unknown_code"
 OUT_OF_RANGE = "out_of_range"
 DUPLICATE_ID = "duplicate_id"
 ROW_RULES = (MISSING_VALUE, WRONG_TYPE, UNKNOWN_CODE, OUT_OF_RANGE, DUPLICATE_ID)
+INT64_MAX = 2**63 - 1
 
 
 class RawDataError(ValueError):
@@ -151,12 +154,21 @@ def check_rows(raw: pd.DataFrame, schema: RawSchema) -> RowCheck:
         values = raw[name]
         missing = values.isna()
         flag(MISSING_VALUE, name, missing, values, f"{name}: missing value")
-        if spec.is_numeric_typed:
-            column = pd.to_numeric(values, errors="coerce").astype("float64")
+        if spec.kind == "identifier" and spec.dtype == "int":
+            column, not_integer, inexact, too_large = _integer_identifiers(values, missing)
+            flag(WRONG_TYPE, name, not_integer, values, f"{name}: {{value}} is not an integer")
+            flag(WRONG_TYPE, name, inexact, values,
+                 f"{name}: {{value}} came as a floating-point number above 2^53, which cannot "
+                 "hold an identifier exactly; read the column as text")  # fmt: skip
+            flag(OUT_OF_RANGE, name, too_large, values,
+                 f"{name}: {{value}} does not fit a 64-bit integer; declare the identifier "
+                 "`dtype: str` to keep it as text")  # fmt: skip
+        elif spec.is_numeric_typed:
+            column = _numbers(values)
             wrong_type = column.isna() & ~missing
             if spec.dtype == "int":
                 wrong_type |= column.notna() & (np.floor(column) != column)
-            expected = "an integer" if spec.dtype == "int" else "a number"
+            expected = "an integer" if spec.dtype == "int" else "a finite number"
             flag(WRONG_TYPE, name, wrong_type, values, f"{name}: {{value}} is not {expected}")
             column = column.where(~wrong_type)
         else:
@@ -201,6 +213,77 @@ def check_rows(raw: pd.DataFrame, schema: RawSchema) -> RowCheck:
         counts.setdefault(rule, {})[column] = len(messages)
     valid = ~raw.index.isin(reasons.index)
     return RowCheck(typed_frame, valid, reasons, counts)
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    """Finite float64 numbers; anything else (text, booleans, inf) becomes NaN."""
+    if values.dtype == bool or values.dtype == "boolean":
+        return pd.Series(np.nan, index=values.index)
+    if values.dtype == object:  # Python objects (a DataFrame built by hand): no booleans
+        values = values.where(~values.map(lambda value: isinstance(value, bool)))
+    column = pd.to_numeric(values, errors="coerce").astype("float64")
+    return column.where(np.isfinite(column))
+
+
+def integer_identifiers(values: pd.Series) -> pd.Series:
+    """Identifiers parsed exactly as 64-bit integers (``pd.NA`` where a value is none)."""
+    return _integer_identifiers(values, values.isna())[0]
+
+
+def _integer_identifiers(values: pd.Series, missing: pd.Series) -> tuple[pd.Series, ...]:
+    """Integer identifiers, exactly: never through float64, which rounds above 2^53.
+
+    Integer columns are exact as they are. A float is taken only when whole and at most
+    2^53 (the largest a float holds exactly); a boolean never. Text must be an optional sign
+    and digits, with at most a fraction of zeros (``42.0``, as a float column is written),
+    and fit 64 bits. Vectorised with Arrow's string kernels.
+
+    Returns:
+        The identifiers (nullable int64), and the masks of values that are not integers, of
+        floats too large to be exact, and of integers beyond the 64-bit range.
+    """
+    none = pd.Series(False, index=values.index)
+    kind = values.dtype.kind
+    if kind == "b" or values.dtype == "boolean":
+        return pd.Series(pd.NA, index=values.index, dtype="Int64"), ~missing, none, none
+    if kind == "i":
+        return values.astype("Int64"), none, none, none
+    if kind == "u":
+        too_large = values > INT64_MAX
+        return values.where(~too_large).astype("Int64"), none, none, too_large
+    if kind == "f":
+        whole = np.isfinite(values) & (np.floor(values) == values)
+        inexact = whole & (values.abs() > 2**53)
+        exact = whole & ~inexact
+        return values.where(exact).astype("Int64"), ~exact & ~missing & ~inexact, inexact, none
+    if kind == "O":  # Python objects, as in a DataFrame built by hand: ints stay exact
+        values = values.map(_identifier_text, na_action="ignore")
+    text = pc.utf8_trim_whitespace(pa.array(values.astype("str").where(~missing), pa.string()))
+    integer = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d+(\.0*)?$"), False)
+    number = pc.replace_substring_regex(text, r"\.0*$", "")
+    digits = pc.replace_substring_regex(number, r"^[+-]?0*(\d)", r"\1")
+    negative = pc.starts_with(number, "-")
+    limit = pc.if_else(negative, str(INT64_MAX + 1), str(INT64_MAX))
+    length = pc.utf8_length(digits)
+    fits = pc.fill_null(pc.and_(integer, pc.or_(pc.less(length, 19), pc.and_(
+        pc.equal(length, 19), pc.less_equal(digits, limit)))), False)  # fmt: skip
+    exact = pc.cast(pc.if_else(fits, number, pa.scalar(None, pa.string())), pa.int64())
+    as_series = {"integer": integer, "fits": fits}
+    masks = {name: pd.Series(mask.to_numpy(zero_copy_only=False), index=values.index)
+             for name, mask in as_series.items()}  # fmt: skip
+    identifiers = exact.to_pandas(types_mapper=pd.ArrowDtype).set_axis(values.index)
+    return (identifiers.astype("Int64"), ~masks["integer"] & ~missing, none,
+            masks["integer"] & ~masks["fits"])  # fmt: skip
+
+
+def _identifier_text(value: Any) -> str:
+    """A Python value as identifier text: a boolean or an inexact float as text that fails."""
+    if isinstance(value, bool | np.bool_):
+        return "boolean"
+    if isinstance(value, float | np.floating):
+        whole = np.isfinite(value) and float(value).is_integer() and abs(value) <= 2**53
+        return str(int(value)) if whole else repr(float(value))
+    return str(value)
 
 
 def cast_valid_rows(typed: pd.DataFrame, schema: RawSchema) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from customer_segmentation.features import FeatureSpec, FittedFeatures
+from customer_segmentation.schema import integer_identifiers
 from customer_segmentation.segments import nearest, segment_name
 from customer_segmentation.validation import split_rows
 
@@ -162,10 +163,18 @@ def combine_scores(scored: pd.DataFrame, rejected: pd.DataFrame, id_column: str)
     rows = len(scored) + len(rejected)
     scored = scored.set_axis(np.setdiff1d(np.arange(rows), rejected["raw_row"]))
     bad = rejected[[id_column, "reason"]].set_axis(rejected["raw_row"].to_numpy())
+    bad_ids = bad[id_column]
+    if scored[id_column].dtype.kind in "iu":  # keep integer IDs integers where they parse
+        parsed = integer_identifiers(bad_ids)
+        if (parsed.notna() | bad_ids.isna()).all():
+            bad = bad.assign(**{id_column: parsed})
     combined = pd.concat([scored, bad]).sort_index().reset_index(drop=True)
     combined["segment"] = combined["segment"].astype("Int64")
-    ids = combined[id_column].convert_dtypes()  # rejected IDs may be missing or text
-    combined[id_column] = ids.astype("str") if ids.dtype == "object" else ids
+    ids = combined[id_column]
+    if ids.dtype == object:  # some rejected ID is no integer: the column is text, exactly
+        combined[id_column] = ids.map(str, na_action="ignore").astype("str")
+    elif ids.dtype.kind in "iu" or str(ids.dtype) == "Int64":
+        combined[id_column] = ids.astype("Int64")
     for text in ("segment_name", "reason"):  # None, not NaN: null in JSON answers
         combined[text] = combined[text].astype("object").where(combined[text].notna(), None)
     return combined[[id_column, *OUTPUT_COLUMNS]]

@@ -6,7 +6,7 @@ from pathlib import Path
 from kedro.config import OmegaConfigLoader
 from kedro.utils import find_kedro_project
 
-from customer_segmentation.hooks import TrackingTagsHook
+from customer_segmentation.hooks import RunCompletionHook, RunLockHook, TrackingTagsHook
 from customer_segmentation.pipeline_registry import DEFAULT_PIPELINES
 
 TRACKING_SWITCH = "CUSTOMER_SEGMENTATION_TRACKING"
@@ -33,7 +33,7 @@ def project_root() -> str:
     return (find_kedro_project(Path.cwd()) or Path.cwd()).as_posix()
 
 
-HOOKS = (TrackingTagsHook(),)
+HOOKS = (RunLockHook(), TrackingTagsHook(), RunCompletionHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -7,6 +7,7 @@ on ``app.state``. Settings: ``settings.ServiceSettings`` (``CUSTOMER_SEGMENTATIO
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,7 +22,7 @@ from kedro.io import DatasetError
 
 from .deps import authorised
 from .loading import ModelMismatchError, load_segmenter, read_config
-from .routes import model, predict, probes
+from .routes import docs, model, predict, probes
 from .schemas import Message, Problems, batch_model, customer_model
 from .scoring import RequestReader
 from .settings import ServiceSettings
@@ -54,6 +55,8 @@ def create_app(project_path: str | Path | None = None, env: str | None = None,
                          settings.project, error)  # fmt: skip
         except ModelMismatchError as error:
             logger.error("Not serving: %s", error)
+        gc.collect()
+        gc.freeze()  # start-up's objects leave the collector's view: no 300 ms pauses later
         yield
         app.state.loaded = None
 
@@ -63,21 +66,28 @@ def create_app(project_path: str | Path | None = None, env: str | None = None,
     }
     if settings.api_key:
         errors[401] = {"model": Message, "description": "missing or wrong X-API-Key"}
+    docs_open = settings.open_docs or not settings.api_key
     app = FastAPI(
         responses=errors,
         title="customer-segmentation",
         summary="Scores customers into the segments of the last `kedro run`.",
         version="0.1.0",
         lifespan=lifespan,
+        **({} if docs_open else {"openapi_url": None, "docs_url": None, "redoc_url": None}),
     )
     app.state.settings, app.state.loaded = settings, None
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins)
+    if settings.cors_origins:  # what the API's own requests need, for a browser's preflight
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"], allow_headers=["Content-Type", "X-API-Key"],
+        )  # fmt: skip
     app.add_exception_handler(RequestValidationError, _invalid_request)
 
     protected = [Depends(authorised)] if settings.api_key else []  # the spec says so too
     request_model = batch_model(customer_model(config.spec.schema))
+    if not docs_open:
+        app.include_router(docs.create_router(app), dependencies=protected)
     app.include_router(probes.router)
     app.include_router(model.router, dependencies=protected)
     app.include_router(predict.create_router(request_model, RequestReader(config.spec)),
@@ -102,7 +112,13 @@ async def _invalid_request(_: Request, error: RequestValidationError) -> JSONRes
 
 
 class BodySizeLimit:
-    """ASGI middleware: 413 for a request body over ``max_bytes`` (declared or streamed)."""
+    """ASGI middleware: 413 for a request body over ``max_bytes``, declared or streamed.
+
+    The body is read up to the limit before the app sees it, then replayed: a body that
+    grows past the limit is refused here with 413, before any parsing (a limit raised inside
+    the app's own body parsing would come out as FastAPI's 400), and a JSON body that is not
+    UTF-8 with 422, as any other body that is not JSON.
+    """
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -113,28 +129,55 @@ class BodySizeLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._too_large(send)
-        received = 0
-
-        async def limited_receive() -> dict:
-            nonlocal received
+        chunks, size, more = [], 0, True
+        while more:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._too_large(send)
+            if message["type"] != "http.request":  # the client went away
+                return await self.app(scope, _replay([message]), send)
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                return await self._too_large(send)
+            more = message.get("more_body", False)
+        content = b"".join(chunks)
+        if _declares_json(scope) and not _is_utf8(content):  # FastAPI would answer 400
+            problem = {"record": None, "field": None, "type": "json_invalid",
+                       "message": "The request body is not valid UTF-8 JSON."}  # fmt: skip
+            return await _send(send, JSONResponse({"detail": [problem]}, status_code=422))
+        body = {"type": "http.request", "body": content, "more_body": False}
+        await self.app(scope, _replay([body], then=receive), send)
 
     async def _too_large(self, send: Any) -> None:
-        response = JSONResponse(
-            {"detail": f"The request body is larger than {self.max_bytes} bytes."}, status_code=413
-        )
-        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
-        await send({"type": "http.response.body", "body": response.body})
+        message = f"The request body is larger than {self.max_bytes} bytes."
+        await _send(send, JSONResponse({"detail": message}, status_code=413))
 
 
-class _BodyTooLarge(Exception):
-    pass
+async def _send(send: Any, response: JSONResponse) -> None:
+    await send({"type": "http.response.start", "status": response.status_code,
+                "headers": response.raw_headers})  # fmt: skip
+    await send({"type": "http.response.body", "body": response.body})
+
+
+def _declares_json(scope: dict) -> bool:
+    content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+    return content_type.split(b";")[0].strip().lower() == b"application/json"
+
+
+def _is_utf8(content: bytes) -> bool:
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _replay(messages: list[dict], then: Any = None) -> Any:
+    """An ASGI ``receive`` that returns ``messages``, then defers to ``then``."""
+    pending = list(messages)
+
+    async def receive() -> dict:
+        if pending:
+            return pending.pop(0)
+        return await then() if then else {"type": "http.disconnect"}
+
+    return receive

@@ -38,9 +38,14 @@ def authorised(
     settings: Annotated[ServiceSettings, Depends(get_settings)],
     key: Annotated[str | None, Depends(api_key_header)],
 ) -> None:
-    """401 unless ``X-API-Key`` equals the configured key (compared as UTF-8 bytes)."""
+    """401 unless ``X-API-Key`` equals the configured key, compared as bytes.
+
+    The header's bytes are what the client sent (Starlette decodes headers as Latin-1); the
+    configured key is compared as UTF-8, so any key, ASCII or not, works from any client.
+    """
     expected = settings.api_key
-    if expected and not (key and secrets.compare_digest(key.encode(), expected.encode())):
+    sent = key.encode("latin-1") if key else b""
+    if expected and not (sent and secrets.compare_digest(sent, expected.encode("utf-8"))):
         raise HTTPException(401, "A valid X-API-Key header is required.")
 
 

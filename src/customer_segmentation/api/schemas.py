@@ -7,9 +7,10 @@ schema says (categorical columns accept exactly their legend codes), unknown key
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 
 from customer_segmentation.schema import ColumnSpec, RawSchema
 
@@ -32,9 +33,33 @@ def customer_model(schema: RawSchema) -> type[BaseModel]:
 
 
 def _annotation(spec: ColumnSpec) -> Any:
+    """The field's type, parsed as pydantic's lax mode does ("34" is 34, as in a CSV), but
+    never a boolean for a number or a code."""
     if spec.codes:
-        return Literal[tuple(spec.codes)]
-    return PYTHON_TYPES[spec.dtype]
+        as_code = _integer_code if spec.dtype == "int" else _no_boolean
+        return Annotated[Literal[tuple(spec.codes)], BeforeValidator(as_code)]
+    return Annotated[PYTHON_TYPES[spec.dtype], BeforeValidator(_no_boolean)]
+
+
+def _integer_code(value: Any) -> Any:
+    """An integer code, also from its text ("1", as a CSV has it); never from a boolean."""
+    value = _no_boolean(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value  # the literal check names it
+        return int(number) if number.is_integer() else value
+    return value
+
+
+def _no_boolean(value: Any) -> Any:
+    """JSON ``true`` is no number and no code: pydantic alone would take it for 1."""
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "bool_type", "Input should be a legend code, not a boolean"
+        )
+    return value
 
 
 def _bounds(spec: ColumnSpec) -> dict[str, Any]:
@@ -48,6 +73,8 @@ def _bounds(spec: ColumnSpec) -> dict[str, Any]:
         bounds["le"] = spec.max
     if spec.dtype == "str" and not spec.codes:
         bounds["min_length"] = 1
+    if spec.dtype == "float":
+        bounds["allow_inf_nan"] = False
     return bounds
 
 

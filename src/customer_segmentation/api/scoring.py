@@ -7,7 +7,9 @@ DataFrame per request); an uploaded CSV goes through ``validation.split_rows`` a
 
 from __future__ import annotations
 
+import csv
 import io
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -77,8 +79,10 @@ def score_csv(segmenter: Segmenter, content: bytes, max_batch: int) -> pd.DataFr
         HTTPException: 422 for an unreadable file, a whole-file problem or any bad row (each
             named with its data row); 413 above ``max_batch`` rows.
     """
-    try:
-        raw = pd.read_csv(io.BytesIO(content))
+    header = csv_header(content)
+    known = [name for name in header if name in segmenter.spec.schema.columns]
+    try:  # as the pipeline reads raw files: as text, typed by the schema; unknown columns unread
+        raw = pd.read_csv(io.BytesIO(content), usecols=known or None, dtype=str)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
         raise invalid_file(f"The upload is not a readable CSV: {error}") from error
     check_batch(len(raw), max_batch)
@@ -93,6 +97,28 @@ def score_csv(segmenter: Segmenter, content: bytes, max_batch: int) -> pd.DataFr
                                    strict=True)
         ])  # fmt: skip
     return segmenter.assign(split.valid)
+
+
+def csv_header(content: bytes, most_bytes: int = 1 << 20) -> list[str]:
+    """The column names of an upload, checked before any row is parsed.
+
+    Raises:
+        HTTPException: 422 for a header that is not UTF-8, longer than ``most_bytes``, or
+            that names a column twice (pandas would rename repeats, in quadratic time).
+    """
+    end = content.find(b"\n", 0, most_bytes + 1)
+    if end < 0 and len(content) > most_bytes:
+        raise invalid_file(f"The CSV header is longer than {most_bytes} bytes.")
+    try:
+        line = content[: end if end >= 0 else len(content)].decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise invalid_file(f"The CSV header is not UTF-8: {error}") from error
+    names = next(csv.reader([line]), [])
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if repeated:
+        shown = ", ".join(repr(name) for name in repeated[:10])
+        raise invalid_file(f"The CSV header names a column more than once: {shown}.")
+    return names
 
 
 def invalid_file(message: str) -> HTTPException:

@@ -26,7 +26,15 @@ class ServiceSettings(BaseSettings):
         description="Kedro configuration environment (else $KEDRO_ENV, else `local`)",
     )
     max_batch: int = Field(10_000, ge=1, description="most customers in one request")
-    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1, description="largest request body")
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1, description="largest request body (10,000 customers take ~1.3 MB)"
+    )
+    csv_seconds: float = Field(
+        10.0, gt=0, description="most time to read and score one CSV upload (else 413)"
+    )
+    open_docs: bool = Field(
+        True, description="with an API key: whether /docs, /redoc and /openapi.json stay open"
+    )
     api_key: str | None = Field(
         None, description="when set, every endpoint but the probes needs `X-API-Key`"
     )

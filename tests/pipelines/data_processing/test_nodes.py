@@ -48,7 +48,7 @@ def test_valid_rows_pass_with_schema_dtypes(raw_customers, raw_schema):
     ("column", "value", "rule", "reason"),
     [
         ("Age", None, "missing_value", "Age: missing value"),
-        ("Income", "abc", "wrong_type", "Income: 'abc' is not a number"),
+        ("Income", "abc", "wrong_type", "Income: 'abc' is not a finite number"),
         ("Age", 34.5, "wrong_type", "Age: 34.5 is not an integer"),
         ("Education", 7, "unknown_code", "Education: code 7 is not in the legend (0, 1, 2, 3)"),
         ("Sex", "f", "wrong_type", "Sex: 'f' is not an integer"),

@@ -1,9 +1,10 @@
 """Scoring: customers as JSON or as a CSV upload, and their place on the PCA plane."""
 
+import asyncio
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -43,7 +44,14 @@ def create_router(request_model: type[BaseModel], reader: RequestReader) -> APIR
     ) -> Response:
         """Score a CSV of raw customers; answers CSV with the ID, segment and segment name."""
         content = await file.read()
-        answer = await run_in_threadpool(score_csv, segmenter, content, settings.max_batch)
+        scoring = run_in_threadpool(score_csv, segmenter, content, settings.max_batch)
+        try:  # off the event loop, and bounded: /health answers meanwhile
+            answer = await asyncio.wait_for(scoring, settings.csv_seconds)
+        except TimeoutError as error:
+            raise HTTPException(
+                413, f"Scoring the upload took longer than {settings.csv_seconds:g} s; "
+                "send fewer rows per request.",
+            ) from error  # fmt: skip
         return Response(answer.to_csv(index=False), media_type="text/csv")
 
     @router.post("/pca", response_model=PcaResponse, responses=TOO_LARGE)
