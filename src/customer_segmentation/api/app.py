@@ -90,8 +90,8 @@ def create_app(project_path: str | Path | None = None, env: str | None = None,
         app.include_router(docs.create_router(app), dependencies=protected)
     app.include_router(probes.router)
     app.include_router(model.router, dependencies=protected)
-    app.include_router(predict.create_router(request_model, RequestReader(config.spec)),
-                       dependencies=protected)  # fmt: skip
+    scoring = predict.create_router(request_model, RequestReader(config.spec), settings.max_batch)
+    app.include_router(scoring, dependencies=protected)
     return app
 
 

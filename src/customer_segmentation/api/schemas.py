@@ -56,9 +56,7 @@ def _integer_code(value: Any) -> Any:
 def _no_boolean(value: Any) -> Any:
     """JSON ``true`` is no number and no code: pydantic alone would take it for 1."""
     if isinstance(value, bool):
-        raise PydanticCustomError(
-            "bool_type", "Input should be a legend code, not a boolean"
-        )
+        raise PydanticCustomError("bool_type", "Input should be a legend code, not a boolean")
     return value
 
 

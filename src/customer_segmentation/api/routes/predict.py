@@ -18,16 +18,16 @@ Scored = tuple[list[dict[str, Any]], np.ndarray, np.ndarray]  # answers, numbers
 TOO_LARGE = {413: {"model": Message, "description": "too many customers or too large a body"}}
 
 
-def create_router(request_model: type[BaseModel], reader: RequestReader) -> APIRouter:
+def create_router(
+    request_model: type[BaseModel], reader: RequestReader, max_batch: int
+) -> APIRouter:
     """The scoring routes for a request model generated from the configuration's schema."""
     router = APIRouter(tags=["scoring"])
 
-    async def scored(
-        request: request_model, segmenter: SegmenterDep, settings: SettingsDep
-    ) -> Scored:
+    async def scored(request: request_model, segmenter: SegmenterDep) -> Scored:
         """The posted customers' answers, raw numbers and legend positions (the body's
         customers are validated by ``request_model``, generated from ``raw_schema``)."""
-        check_batch(len(request.customers), settings.max_batch)
+        check_batch(len(request.customers), max_batch)
         return reader.predictions(segmenter, request.customers)
 
     ScoredDep = Annotated[Scored, Depends(scored)]
