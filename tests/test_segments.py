@@ -105,3 +105,22 @@ def test_nearest_takes_the_lowest_index_on_a_tie_and_adds_the_extra_cost():
     points = np.array([[1.0, 0.0], [1.9, 0.0], [0.1, 0.0]])
     assert nearest(points, centres).tolist() == [0, 1, 0]
     assert nearest(points, centres, np.array([[1.0, 0.0]] * 3)).tolist() == [1, 1, 0]
+
+
+def test_nearest_gives_the_same_bits_for_a_request_and_for_a_batch():
+    from customer_segmentation import segments
+
+    rng = np.random.default_rng(5)
+    points, centres = rng.normal(size=(4_000, 9)), rng.normal(size=(6, 9))
+    assert len(points) * len(centres) * 9 > segments._BROADCAST_LIMIT  # the loop over features
+    batch = nearest(points, centres)
+    one_by_one = np.concatenate([nearest(point[None, :], centres) for point in points])
+    assert np.array_equal(batch, one_by_one)
+    extra = rng.integers(0, 3, size=(len(points), len(centres))) * 0.7
+    assert np.array_equal(
+        nearest(points, centres, extra),
+        np.concatenate([
+            nearest(point[None, :], centres, cost[None, :])
+            for point, cost in zip(points, extra, strict=True)
+        ]),
+    )

@@ -3,18 +3,19 @@
 ``FeatureSpec`` is parsed once from ``raw_schema`` + ``features``: which raw columns are
 features, of which kind, with which element-wise transform and which legend codes.
 ``FittedFeatures`` is what fitting it to the primary customers learns: a centre and a scale
-per numeric and ordinal feature, and a lookup table per categorical feature.
+per numeric feature and per ordinal feature (scaled as its legend position).
 
 Every path that turns raw rows into model features (the pipelines' ``model_input``, batch
 scoring, the MLflow model and the API) calls the same ``FittedFeatures.transform`` on arrays:
-first each numeric column's element-wise transform, then ``(value - centre) / scale``, then
-one table lookup per categorical column. The paths agree by construction; nothing is read
-back from a fitted object by probing. A transform not in ``TRANSFORMS`` is refused when the
-specification is parsed.
+first each numeric column's element-wise transform, then ``(value - centre) / scale`` for the
+numeric and ordinal columns together, then one lookup of every nominal column's one-hot row.
+The paths agree by construction; nothing is read back from a fitted object by probing. A
+transform not in ``TRANSFORMS`` is refused when the specification is parsed.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -190,16 +191,14 @@ class FittedFeatures:
 
     Attributes:
         spec: The feature specification it was fitted for.
-        centres: Per numeric feature (after its transform), the value that maps to 0.
-        scales: Per numeric feature, the spread that maps to 1.
-        tables: Per categorical feature, its output block for each legend position,
-            ``(n_codes, width)``: one scaled column for an ordinal, one-hot for a nominal.
+        centres: Per numeric feature (after its transform), then per ordinal feature (its
+            legend position), the value that maps to 0.
+        scales: Likewise, the spread that maps to 1.
     """
 
     spec: FeatureSpec
     centres: np.ndarray
     scales: np.ndarray
-    tables: tuple[np.ndarray, ...]
 
     def arrays(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Raw numeric values and legend positions of typed, valid rows."""
@@ -212,13 +211,48 @@ class FittedFeatures:
 
     def scaled_numeric(self, numeric: np.ndarray) -> np.ndarray:
         """The numeric features: each column's transform, then centred and scaled."""
-        return (_transformed(numeric, self.spec.transforms) - self.centres) / self.scales
+        centres, scales = self._numeric_centres_and_scales
+        scaled = _transformed(numeric, self.spec.transforms) - centres
+        return np.divide(scaled, scales, out=scaled)
 
     def transform(self, numeric: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """The model features of raw rows, ``(n_rows, len(spec.output_columns))``."""
-        blocks = [self.scaled_numeric(numeric)]
-        blocks += [table[positions[:, i]] for i, table in enumerate(self.tables)]
-        return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+        """The model features of raw rows, ``(n_rows, len(spec.output_columns))``.
+
+        Numeric values after their transform and ordinal positions are centred and scaled
+        together; each nominal position becomes its one-hot row.
+        """
+        if self.spec.ordinal:
+            ordinal = positions if not self.spec.nominal else positions[:, : len(self.spec.ordinal)]
+            scaled = np.concatenate(
+                (_transformed(numeric, self.spec.transforms), ordinal), axis=1, dtype=np.float64
+            )
+            scaled -= self.centres
+        else:
+            scaled = _transformed(numeric, self.spec.transforms) - self.centres
+        scaled /= self.scales
+        if not self.spec.nominal:
+            return scaled
+        one_hot, owner, first_row, columns = self._one_hot
+        looked_up = one_hot[positions.take(owner, axis=1) + first_row, columns]
+        return np.concatenate((scaled, looked_up), axis=1)
+
+    @functools.cached_property
+    def _numeric_centres_and_scales(self) -> tuple[np.ndarray, np.ndarray]:
+        numeric = len(self.spec.numeric)
+        return self.centres[:numeric], self.scales[:numeric]
+
+    @functools.cached_property
+    def _one_hot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every nominal feature's one-hot rows in one block-diagonal table, and its index.
+
+        Output column ``j`` of the one-hot part is ``table[positions[:, owner[j]] +
+        first_row[j], j]``: one NumPy lookup for every nominal feature at once.
+        """
+        codes = [len(self.spec.codes(name)) for name in self.spec.nominal]
+        table = np.eye(sum(codes))
+        owner = len(self.spec.ordinal) + np.repeat(np.arange(len(codes)), codes)
+        first_row = np.repeat(np.cumsum([0, *codes[:-1]]), codes)
+        return table, owner, first_row, np.arange(sum(codes))
 
     def frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``model_input``: the identifier, then the model features, one row per customer."""
@@ -238,35 +272,39 @@ class FittedFeatures:
 
 
 def fit_features(customers: pd.DataFrame, spec: FeatureSpec) -> FittedFeatures:
-    """Fit the transformation to valid customers: centres, scales and lookup tables.
+    """Fit the transformation to valid customers: a centre and a scale per scaled column.
 
     The scaler's centre and scale are, per column: ``standard`` the mean and the standard
     deviation; ``minmax`` the minimum and the range; ``robust`` the median and the
     interquartile range. A zero scale becomes 1 (a constant column maps to 0), as in
-    scikit-learn's scalers.
+    scikit-learn's scalers. Ordinal columns are scaled as their legend positions.
     """
     numeric = _transformed(
         customers[list(spec.numeric)].to_numpy(dtype=np.float64), spec.transforms
     )
-    centres, scales = _centre_and_scale(numeric, spec.scaler)
-    tables = []
-    for name in spec.ordinal:
-        positions = pd.Categorical(customers[name], categories=spec.codes(name)).codes
-        (centre,), (scale,) = _centre_and_scale(positions[:, None].astype(np.float64), spec.scaler)
-        tables.append(((np.arange(len(spec.codes(name))) - centre) / scale)[:, None])
-    tables += [np.eye(len(spec.codes(name))) for name in spec.nominal]
-    return FittedFeatures(spec, centres, scales, tuple(tables))
+    ordinal = np.column_stack([
+        pd.Categorical(customers[name], categories=spec.codes(name)).codes for name in spec.ordinal
+    ]) if spec.ordinal else np.empty((len(customers), 0))  # fmt: skip
+    values = np.concatenate((numeric, ordinal), axis=1, dtype=np.float64)
+    return FittedFeatures(spec, *_centre_and_scale(values, spec.scaler))
 
 
 def _transformed(numeric: np.ndarray, transforms: tuple[str, ...]) -> np.ndarray:
-    functions = [TRANSFORMS[name].function for name in transforms]
-    if not any(functions):
+    """``numeric`` with each column's element-wise transform applied (a copy if any)."""
+    by_transform = _columns_by_transform(transforms)
+    if not by_transform:
         return numeric
-    numeric = numeric.copy()
-    for column, function in enumerate(functions):
-        if function is not None:
-            numeric[:, column] = function(numeric[:, column])
-    return numeric
+    transformed = np.array(numeric, dtype=np.float64)
+    for name, columns in by_transform:
+        transformed[:, columns] = TRANSFORMS[name].function(transformed[:, columns])
+    return transformed
+
+
+@functools.cache
+def _columns_by_transform(transforms: tuple[str, ...]) -> tuple[tuple[str, np.ndarray], ...]:
+    """The columns of each transform other than ``none``."""
+    names = dict.fromkeys(name for name in transforms if TRANSFORMS[name].function is not None)
+    return tuple((name, np.flatnonzero(np.array(transforms) == name)) for name in names)
 
 
 def _centre_and_scale(values: np.ndarray, scaler: str) -> tuple[np.ndarray, np.ndarray]:

@@ -77,7 +77,7 @@ class Segmenter:
         """
         if self.algorithm == "kmeans":
             return nearest(self.features.transform(numeric, positions), self.centres)
-        mismatches = (positions[:, None, :] != self.modes[None, :, :]).sum(axis=2)
+        mismatches = (positions[:, None, :] != self.modes).sum(axis=2)
         return nearest(self.features.scaled_numeric(numeric), self.centres, self.gamma * mismatches)
 
     def project(self, numeric: np.ndarray, positions: np.ndarray) -> np.ndarray:

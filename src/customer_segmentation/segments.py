@@ -16,6 +16,7 @@ from customer_segmentation.features import FeatureSpec
 
 logger = logging.getLogger(__name__)
 ALL_CUSTOMERS = -1  # the profile row of the whole population
+_BROADCAST_LIMIT = 65_536  # points x centres x features that `nearest` computes in one go
 
 
 def segment_order(labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
@@ -28,17 +29,27 @@ def segment_order(labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     return np.lexsort([*np.asarray(centroids, dtype=float).T[::-1], -sizes])  # last key first
 
 
-def nearest(points: np.ndarray, centres: np.ndarray, extra: np.ndarray | float = 0.0) -> np.ndarray:
+def nearest(points: np.ndarray, centres: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
     """Index of the nearest centre by squared Euclidean distance (plus ``extra``).
 
     Summed feature by feature, then ``extra``, in the order kmodes sums K-Prototypes'
-    dissimilarity; the lowest index wins a tie, as in scikit-learn and kmodes.
+    dissimilarity; the lowest index wins a tie, as in scikit-learn and kmodes. Small inputs
+    (a request) take one broadcast NumPy expression; large ones (a batch) a loop over features
+    that keeps memory at one ``(n_points, n_centres)`` array. Both add in the same order, so
+    they give the same bits.
     """
-    distances = np.zeros((len(points), len(centres)))
-    for feature in range(points.shape[1]):
-        difference = points[:, feature, None] - centres[None, :, feature]
-        distances += difference * difference
-    return (distances + extra).argmin(axis=1)
+    if 0 < points.size * len(centres) <= _BROADCAST_LIMIT:
+        squares = points[:, None, :] - centres
+        squares *= squares
+        distances = np.add.accumulate(squares, axis=2)[:, :, -1]
+    else:
+        distances = np.zeros((len(points), len(centres)))
+        for feature in range(points.shape[1]):
+            difference = points[:, feature, None] - centres[None, :, feature]
+            distances += difference * difference
+    if extra is not None:
+        distances = distances + extra
+    return distances.argmin(axis=1)
 
 
 def pick_k(sweep: pd.DataFrame, settings: Mapping[str, Any], curve: str, quality: str) -> int:

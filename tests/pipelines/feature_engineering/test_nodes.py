@@ -136,3 +136,28 @@ def test_a_constant_column_maps_to_zero():
     features = {"numeric": ["x"]}
     model_input = build_model_input(primary, fit_preprocessor(primary, schema, features))
     assert model_input["x"].tolist() == [0.0, 0.0]
+
+
+def test_ordinal_and_several_nominal_columns_keep_their_blocks():
+    schema = {
+        "id_column": "id",
+        "columns": {
+            "id": {"kind": "identifier", "dtype": "int"},
+            "size": {"kind": "ordinal", "codes": {"small": "S", "large": "L"}},
+            "region": {"kind": "nominal", "codes": {"north": "N", "south": "S", "east": "E"}},
+            "channel": {"kind": "nominal", "codes": {"web": "Web", "shop": "Shop"}},
+        },
+    }
+    primary = pd.DataFrame({
+        "id": [1, 2, 3],
+        "size": ["large", "small", "small"],
+        "region": ["east", "north", "south"],
+        "channel": ["shop", "shop", "web"],
+    })  # fmt: skip
+    features = {"ordinal": ["size"], "nominal": ["region", "channel"], "scaler": "minmax"}
+    model_input = build_model_input(primary, fit_preprocessor(primary, schema, features))
+    assert model_input.drop(columns="id").to_numpy().tolist() == [
+        [1, 0, 0, 1, 0, 1],
+        [0, 1, 0, 0, 0, 1],
+        [0, 0, 1, 0, 1, 0],
+    ]
