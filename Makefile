@@ -49,14 +49,16 @@ $(CHROMIUM):
 
 test: install | $(CHROMIUM)  ## Lint, then run the test suite (with browser tests where Chromium is)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not docker and not timing"
+	$(BIN)/pytest -m timing -n 0
 
 docker-test: install  ## Build the image, run docker-compose.yml, score customers, tear down (needs Docker)
 	$(BIN)/pytest tests/docker -m docker -n 0 --log-cli-level=INFO
 
-bench: install  ## Benchmarks (minutes): K-Prototypes against kmodes, serving against mlflow
+bench: install  ## Benchmarks (minutes): K-Prototypes against kmodes, serving against mlflow, memory
 	$(BIN)/python benchmarks/kprototypes.py
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/memory.py
 
 lint: install  ## Check style with ruff
 	$(BIN)/ruff check src tests benchmarks

@@ -95,6 +95,7 @@ class HealthPoller:
         self.latencies, self.failures = result["latencies"], result["failures"]
 
 
+@pytest.mark.timing  # run alone: another test's CPU would count
 def test_a_repeated_header_is_refused_at_once_and_health_keeps_answering(url):
     """Item 1: 40,000 copies of one column name (80 KB) once froze the service for 35 s."""
     with HealthPoller(url, seconds=2) as health:
@@ -107,6 +108,7 @@ def test_a_repeated_header_is_refused_at_once_and_health_keeps_answering(url):
     assert health.failures == 0 and max(health.latencies) < 0.1
 
 
+@pytest.mark.timing  # run alone: another test's CPU would count
 def test_health_answers_within_100_ms_while_large_requests_are_served(url, trained):
     raw = pd.read_csv(trained.data("01_raw/customers.csv"))
     body = json.dumps({"customers": _records(raw.head(1000))}).encode()  # encoded beforehand:

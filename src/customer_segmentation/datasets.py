@@ -1,4 +1,12 @@
-"""The project's own datasets: the served artifact's versions, and raw files' read errors.
+"""The project's own catalog and datasets: whole files, the served artifact's versions, and
+raw files' read errors.
+
+``AtomicDataCatalog`` (``DATA_CATALOG_CLASS`` in ``settings.py``) writes every local,
+unversioned file a run saves beside its target first and renames it over the target when
+the save has succeeded: a reader (a notebook, the report, the next pipeline) sees the old
+file or the new one, never half of one, and a run that fails or is killed while saving
+leaves the previous file as it was. Versioned datasets write a new version each time, so
+they need no rename.
 
 ``CompletedRunPickleDataset`` is a versioned dataset whose new version counts only once the
 run that wrote it completed.
@@ -13,12 +21,18 @@ whole run has succeeded. A killed run leaves its marker, and its version is neve
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from pathlib import PurePosixPath
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
-from kedro.io import DatasetError
+from kedro.io import AbstractDataset, DataCatalog, DatasetError
+from kedro_datasets._typing import TablePreview
 from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.pickle import PickleDataset
 
@@ -26,6 +40,89 @@ from customer_segmentation.schema import RawDataError
 
 logger = logging.getLogger(__name__)
 INCOMPLETE = "_INCOMPLETE"
+CHUNK_ROWS = 250_000  # rows of a raw file read and checked at a time
+CSV_FORMAT = (  # the load_args of a raw CSV that say how it is written, not how to read it
+    "sep", "delimiter", "encoding", "decimal", "thousands", "quotechar", "quoting",
+    "escapechar", "doublequote", "skipinitialspace", "comment", "na_values", "keep_default_na",
+)  # fmt: skip
+
+
+def csv_format(load_args: dict[str, Any]) -> dict[str, Any]:
+    """The ``CSV_FORMAT`` keys of a raw CSV's ``load_args``: what a reader of another copy of
+    the same kind of file (an upload to ``POST /predict/csv``) must use too."""
+    return {key: value for key, value in load_args.items() if key in CSV_FORMAT}
+
+
+def read_text_csv(source: Any, csv_format: dict[str, Any], **load_args: Any) -> Any:
+    """``pandas.read_csv`` of every column as text, numbers rewritten with a ``.`` decimal mark.
+
+    pandas applies ``decimal`` and ``thousands`` only to the columns it parses as numbers;
+    raw files are read as text and typed by the schema, so a number written ``1.234,5`` is
+    rewritten ``1234.5`` here, for the schema to parse. Returns a DataFrame, or an iterator
+    of them with ``chunksize``.
+    """
+    marks, options = number_marks(csv_format)
+    table = pd.read_csv(source, **{"dtype": str, **options, **load_args})
+    if isinstance(table, pd.DataFrame):
+        return written_numbers(table, **marks)
+    return (written_numbers(chunk, **marks) for chunk in table)
+
+
+def number_marks(load_args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``decimal`` and ``thousands`` of ``load_args``, and the other arguments."""
+    marks = {key: load_args[key] for key in ("decimal", "thousands") if key in load_args}
+    return marks, {key: value for key, value in load_args.items() if key not in marks}
+
+
+def written_numbers(
+    frame: pd.DataFrame, decimal: str = ".", thousands: str | None = None
+) -> pd.DataFrame:
+    """Text cells that are numbers written with ``decimal`` (and ``thousands``) marks, as
+    Python writes them; every other cell as it is."""
+    if decimal == "." and not thousands:
+        return frame
+    digits = rf"\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+|\d+" if thousands else r"\d+"
+    number = rf"\s*[+-]?(?:{digits})(?:{re.escape(decimal)}\d*)?\s*"
+    for column in frame.columns:
+        values = frame[column]
+        if not pd.api.types.is_string_dtype(values):
+            continue
+        written = values.str.fullmatch(number).fillna(False).astype(bool)
+        if written.any():
+            fixed = values.str.replace(thousands, "", regex=False) if thousands else values
+            frame[column] = fixed.str.replace(decimal, ".", regex=False).where(written, values)
+    return frame
+
+
+class AtomicDataCatalog(DataCatalog):
+    """``DataCatalog`` whose saves replace local, unversioned files whole (a rename)."""
+
+    def save(self, ds_name: str, data: Any) -> None:
+        with _written_beside(self[ds_name]):
+            super().save(ds_name, data)
+
+
+@contextlib.contextmanager
+def _written_beside(dataset: AbstractDataset) -> Iterator[None]:
+    """Point a local file dataset at a private sibling folder; rename the file in on success.
+
+    The file keeps its name in that folder, so a wrapper that logs the written file (an
+    ``MlflowArtifactDataset``) logs it under its own name.
+    """
+    target = getattr(dataset, "_filepath", None)
+    local = getattr(dataset, "_protocol", None) == "file"
+    if target is None or not local or getattr(dataset, "_version", None) is not None:
+        yield
+        return
+    folder = Path(target).parent / f".{target.name}.{os.getpid()}.partial"
+    folder.mkdir(parents=True, exist_ok=True)
+    dataset._filepath = PurePosixPath(folder.as_posix()) / target.name
+    try:
+        yield
+        os.replace(folder / target.name, Path(target))
+    finally:
+        dataset._filepath = target
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class CompletedRunPickleDataset(PickleDataset):
@@ -70,7 +167,14 @@ class CompletedRunPickleDataset(PickleDataset):
 
 
 class RawCSVDataset(CSVDataset):
-    """``pandas.CSVDataset`` for raw files, whose read errors say what to do.
+    """``pandas.CSVDataset`` for raw files: read in chunks, as text, with errors that say what
+    to do.
+
+    The file is read ``load_args.chunksize`` rows at a time (250,000 unless set; ``null``
+    reads it whole): ``load`` returns an iterator of DataFrames, as pandas' ``read_csv`` does
+    with ``chunksize``, and the pipelines check one chunk at a time, so a file is never held
+    whole as text. In a notebook, ``pd.concat(catalog.load("customers_raw"))`` gives the
+    table.
 
     Every column is read as text unless ``load_args.dtype`` says otherwise: the raw schema,
     not pandas' guess, types the values (``schema.check_rows``), so that an identifier is
@@ -81,24 +185,48 @@ class RawCSVDataset(CSVDataset):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        load_args = {"dtype": str, **(kwargs.pop("load_args", None) or {})}
-        super().__init__(load_args=load_args, **kwargs)
+        defaults = {"dtype": str, "chunksize": CHUNK_ROWS}
+        self._number_marks, load_args = number_marks(kwargs.pop("load_args", None) or {})
+        super().__init__(load_args={**defaults, **load_args}, **kwargs)
 
-    def load(self) -> pd.DataFrame:
+    def load(self) -> pd.DataFrame | Iterator[pd.DataFrame]:
         path = str(self._get_load_path())
         try:
-            return super().load()
+            table = super().load()
         except DatasetError as wrapped:  # Kedro wraps the reader's own error
-            error = wrapped.__cause__
-            if isinstance(error, pd.errors.EmptyDataError):
-                raise RawDataError(
-                    f"Raw file {path!r} is empty: it needs a header row with the raw_schema's "
-                    "columns and one row per customer."
-                ) from error
-            if isinstance(error, UnicodeDecodeError):
-                message = _encoding_message(path, error, self._load_args, self._fs)
-                raise RawDataError(message) from error
-            raise
+            known = _read_error(path, wrapped.__cause__, self._load_args, self._fs)
+            if known is None:
+                raise
+            raise known from wrapped.__cause__
+        if isinstance(table, pd.DataFrame):
+            return written_numbers(table, **self._number_marks)
+        return self._chunks(table, path)
+
+    def preview(self, nrows: int = 5) -> TablePreview:
+        head = self._copy(_load_args={**self._load_args, "nrows": nrows, "chunksize": None})
+        return head.load().to_dict(orient="split")
+
+    def _chunks(self, reader: Any, path: str) -> Iterator[pd.DataFrame]:
+        with reader:
+            try:
+                for chunk in reader:
+                    yield written_numbers(chunk, **self._number_marks)
+            except UnicodeDecodeError as error:
+                raise _read_error(path, error, self._load_args, self._fs) from error
+
+
+def _read_error(
+    path: str, error: BaseException | None, load_args: dict, fs: Any
+) -> RawDataError | None:
+    """The project's message for an empty file or a wrong encoding (``None`` for others)."""
+    if isinstance(error, pd.errors.EmptyDataError):
+        return RawDataError(
+            f"Raw file {path!r} is empty: it needs a header row with the raw_schema's "
+            "columns and one row per customer."
+        )
+    if isinstance(error, UnicodeDecodeError):
+        return RawDataError(_encoding_message(path, error, load_args, fs))
+    return None
 
 
 def _encoding_message(path: str, error: UnicodeDecodeError, load_args: dict, fs: Any) -> str:

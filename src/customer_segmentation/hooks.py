@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -20,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import pandas as pd
 from kedro.framework.hooks import hook_impl
 
 logger = logging.getLogger(__name__)
@@ -107,10 +105,11 @@ class TrackingTagsHook:
         catalog["mlflow_run_id"] = run.info.run_id if run else "not tracked"
 
     @hook_impl(trylast=True)
-    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
-        """Tag the run with a content hash of the raw customers it read."""
-        if dataset_name == "customers_raw" and mlflow.active_run():
-            mlflow.set_tags({"raw_data_sha256": content_hash(data), "raw_rows": len(data)})
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        """Tag the run with the content hash and row count of the raw customers it read."""
+        if dataset_name == "data_quality_summary" and mlflow.active_run():
+            tags = {"raw_data_sha256": data["raw_data_sha256"], "raw_rows": data["rows_raw"]}
+            mlflow.set_tags(tags)
 
 
 def fail_runs_of_dead_processes(active: Any) -> None:
@@ -160,10 +159,3 @@ def git_tags(project_path: Path) -> dict[str, str]:
     except (OSError, subprocess.CalledProcessError):
         logger.info("%s is not a git checkout: the run has no git_commit tag", project_path)
         return {}
-
-
-def content_hash(frame: pd.DataFrame) -> str:
-    """SHA-256 of a table's column names and cell values, independent of how it was stored."""
-    digest = hashlib.sha256("\x1f".join(map(str, frame.columns)).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()

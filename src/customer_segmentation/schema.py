@@ -59,6 +59,22 @@ class ColumnSpec:
         """Whether raw values must parse as numbers."""
         return self.dtype in ("int", "float")
 
+    @property
+    def valid_dtype(self) -> str:
+        """The dtype of valid values: ``float64``, ``str``, or for integers the smallest type
+        that holds the codes or ``[min, max]`` (``int64`` without bounds): a code column of a
+        large table takes one byte a row, not eight."""
+        if self.dtype != "int":
+            return {"float": "float64", "str": "str"}[self.dtype]
+        low, high = (min(self.codes), max(self.codes)) if self.codes else (self.min, self.max)
+        if low is None or high is None:
+            return "int64"
+        return next(
+            (dtype for dtype in ("int8", "int16", "int32")
+             if np.iinfo(dtype).min <= low and high <= np.iinfo(dtype).max),
+            "int64",
+        )  # fmt: skip
+
     @classmethod
     def from_params(cls, name: str, params: Mapping[str, Any]) -> ColumnSpec:
         """Build a column spec from its ``raw_schema.columns.<name>`` entry."""
@@ -121,7 +137,39 @@ class RowCheck:
     counts: dict[str, dict[str, int]]
 
 
-def check_rows(raw: pd.DataFrame, schema: RawSchema) -> RowCheck:
+class EarlierIdentifiers:
+    """The identifiers of the chunks of a table checked so far, sorted, for the repeat rule.
+
+    A chunk's identifiers are looked up by binary search and merged in: memory is one array
+    of the identifiers, not a hash table of Python objects.
+    """
+
+    def __init__(self) -> None:
+        self._sorted: np.ndarray | None = None
+
+    def repeats(self, ids: pd.Series) -> np.ndarray:
+        """Mask of ``ids`` already seen in an earlier chunk."""
+        found = np.zeros(len(ids), dtype=bool)
+        if self._sorted is None or not len(self._sorted):
+            return found
+        present = ids.notna().to_numpy()
+        values = ids[present].to_numpy()
+        at = np.searchsorted(self._sorted, values).clip(max=len(self._sorted) - 1)
+        found[present] = self._sorted[at] == values
+        return found
+
+    def add(self, ids: pd.Series) -> None:
+        """Remember a chunk's identifiers."""
+        new = np.unique(ids.dropna().to_numpy())
+        if self._sorted is None:
+            self._sorted = new
+        else:
+            self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, new), new)
+
+
+def check_rows(
+    raw: pd.DataFrame, schema: RawSchema, earlier: EarlierIdentifiers | None = None
+) -> RowCheck:
     """Check every row of ``raw`` against the schema, without dropping any.
 
     Rules, per column: a value is present; it parses as the declared type (integers have
@@ -132,6 +180,8 @@ def check_rows(raw: pd.DataFrame, schema: RawSchema) -> RowCheck:
     Args:
         raw: Raw customers; must hold every schema column (see ``missing_columns``).
         schema: The raw schema.
+        earlier: For a table checked in chunks, the identifiers of the chunks before this
+            one (updated with this chunk's).
 
     Returns:
         The typed columns, the validity mask, per-row reasons and per-rule counts.
@@ -198,6 +248,9 @@ def check_rows(raw: pd.DataFrame, schema: RawSchema) -> RowCheck:
 
     ids = typed[schema.id_column]
     duplicated = ids.notna() & ids.duplicated(keep="first")
+    if earlier is not None:
+        duplicated |= earlier.repeats(ids)
+        earlier.add(ids)
     flag(
         DUPLICATE_ID,
         schema.id_column,
@@ -287,9 +340,8 @@ def _identifier_text(value: Any) -> str:
 
 
 def cast_valid_rows(typed: pd.DataFrame, schema: RawSchema) -> pd.DataFrame:
-    """Give rows that passed ``check_rows`` their final dtypes (int64, float64 or str)."""
-    dtypes = {"int": "int64", "float": "float64", "str": "str"}
-    return typed.astype({name: dtypes[spec.dtype] for name, spec in schema.columns.items()})
+    """Give rows that passed ``check_rows`` their final dtypes (``ColumnSpec.valid_dtype``)."""
+    return typed.astype({name: spec.valid_dtype for name, spec in schema.columns.items()})
 
 
 def _show(values: pd.Series) -> pd.Series:

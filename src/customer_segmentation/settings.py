@@ -6,6 +6,7 @@ from pathlib import Path
 from kedro.config import OmegaConfigLoader
 from kedro.utils import find_kedro_project
 
+from customer_segmentation.datasets import AtomicDataCatalog
 from customer_segmentation.hooks import RunCompletionHook, RunLockHook, TrackingTagsHook
 from customer_segmentation.pipeline_registry import DEFAULT_PIPELINES
 
@@ -36,6 +37,7 @@ def project_root() -> str:
 HOOKS = (RunLockHook(), TrackingTagsHook(), RunCompletionHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
+DATA_CATALOG_CLASS = AtomicDataCatalog  # local files are replaced whole, never half-written
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

@@ -7,13 +7,21 @@ the API's CSV upload, so that each gives the same message for the same problem.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from customer_segmentation.features import FeatureSpec
-from customer_segmentation.schema import RawDataError, cast_valid_rows, check_rows
+from customer_segmentation.schema import (
+    EarlierIdentifiers,
+    RawDataError,
+    cast_valid_rows,
+    check_rows,
+)
 
 logger = logging.getLogger(__name__)
 DOMAIN = "outside_domain"  # rule name of a value its feature transform cannot take
@@ -34,23 +42,6 @@ class Split:
     summary: dict[str, Any]
 
 
-def check_table(raw: pd.DataFrame, spec: FeatureSpec, source: str) -> None:
-    """Stop on a table that cannot be used at all: a required column missing, or no rows.
-
-    Raises:
-        RawDataError: Naming ``source``, the missing columns and the expected ones.
-    """
-    missing = spec.schema.missing_columns(raw)
-    if missing:
-        raise RawDataError(
-            f"Raw file {source!r} lacks required column(s) {', '.join(map(repr, missing))}: "
-            f"raw_schema expects {', '.join(map(repr, spec.schema.columns))}; "
-            f"the file has {', '.join(map(repr, raw.columns))}."
-        )
-    if raw.empty:
-        raise RawDataError(f"Raw file {source!r} has a header but no data rows.")
-
-
 def split_rows(raw: pd.DataFrame, spec: FeatureSpec, source: str) -> Split:
     """Check the table, then every row: the schema's rules and each feature's transform domain.
 
@@ -63,26 +54,110 @@ def split_rows(raw: pd.DataFrame, spec: FeatureSpec, source: str) -> Split:
         Valid rows, rejected rows with their reasons, and the summary.
 
     Raises:
-        RawDataError: A whole-file problem (``check_table``).
+        RawDataError: A required column is missing, or the table has no rows.
     """
-    check_table(raw, spec, source)
-    extra = [column for column in raw.columns if column not in spec.schema.columns]
-    if extra:
-        logger.warning("Ignoring columns not in raw_schema: %s", ", ".join(map(str, extra)))
-    check = check_rows(raw, spec.schema)
-    reasons, counts, valid_mask = check.reasons, check.counts, check.valid
+    return split_chunks([raw], spec, source)
+
+
+def split_chunks(
+    chunks: pd.DataFrame | Iterable[pd.DataFrame], spec: FeatureSpec, source: str
+) -> Split:
+    """``split_rows`` of a table read in chunks (pandas' ``chunksize``), one chunk at a time.
+
+    The same rules and reasons as one whole table, and ``raw_row`` counts rows from the start
+    of the table. Memory holds the valid rows, typed, and one chunk as read: never the whole
+    table as text.
+
+    Args:
+        chunks: The raw table's consecutive row chunks, as read (or the whole table).
+        spec: The feature specification (its raw schema and transforms).
+        source: Where the table came from, named in messages.
+
+    Returns:
+        Valid rows, rejected rows with their reasons, and the summary.
+
+    Raises:
+        RawDataError: A required column is missing, or the table has no rows.
+    """
+    chunks = [chunks] if isinstance(chunks, pd.DataFrame) else chunks
+    earlier = EarlierIdentifiers()
+    valid: dict[str, list[np.ndarray]] = {name: [] for name in spec.schema.columns}
+    rejected: list[pd.DataFrame] = []
+    counts: dict[str, dict[str, int]] = {}
+    rows, started = 0, time.perf_counter()
+    for number, chunk in enumerate(chunks):
+        if number == 0:
+            _check_columns(chunk, spec, source)
+        chunk = chunk.set_axis(pd.RangeIndex(rows, rows + len(chunk)))
+        rows += len(chunk)
+        chunk_valid, chunk_rejected = _split_chunk(chunk, spec, earlier, counts)
+        for name, column in chunk_valid.items():  # own copies: the chunk is freed at once
+            valid[name].append(column.to_numpy(copy=True) if column.dtype.kind in "if" else column)
+        rejected.append(chunk_rejected)
+        if number:
+            logger.info("Checked %d rows of %s in %.0f s; reading on", rows, source,
+                        time.perf_counter() - started)  # fmt: skip
+    del earlier  # its memory goes before the columns are joined
+    if rows == 0:
+        raise _no_rows(source)
+    valid_frame = pd.DataFrame(
+        {name: _joined(parts) for name, parts in valid.items()}, copy=False
+    )  # fmt: skip
+    rejected_frame = pd.concat(rejected, ignore_index=True) if len(rejected) > 1 else rejected[0]
+    summary = _summarise(source, rows, len(valid_frame), counts)
+    _log_summary(summary)
+    return Split(valid_frame, rejected_frame, summary)
+
+
+def _split_chunk(
+    chunk: pd.DataFrame, spec: FeatureSpec, earlier: EarlierIdentifiers,
+    counts: dict[str, dict[str, int]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """Valid rows (typed) and rejected rows (as read, ``raw_row`` and ``reason``) of a chunk."""
+    check = check_rows(chunk, spec.schema, earlier)
+    reasons, found, valid_mask = check.reasons, dict(check.counts), check.valid
     outside = spec.domain_reasons(check.typed[valid_mask])
     if len(outside):
         reasons = pd.concat([reasons, outside.rename("reason")])
-        reasons = reasons.reindex(raw.index[raw.index.isin(reasons.index)])
-        counts = {**counts, DOMAIN: {"features": len(outside)}}
-        valid_mask = ~raw.index.isin(reasons.index)
+        reasons = reasons.reindex(chunk.index[chunk.index.isin(reasons.index)])
+        found[DOMAIN] = {"features": len(outside)}
+        valid_mask = ~chunk.index.isin(reasons.index)
+    for rule, columns in found.items():
+        for column, count in columns.items():
+            counts.setdefault(rule, {})[column] = counts.get(rule, {}).get(column, 0) + count
     valid = cast_valid_rows(check.typed[valid_mask], spec.schema).reset_index(drop=True)
-    rejected = raw[~valid_mask].rename_axis("raw_row").reset_index()
-    rejected["reason"] = reasons.to_numpy()
-    summary = _summarise(source, len(raw), len(valid), counts)
-    _log_summary(summary)
-    return Split(valid, rejected, summary)
+    rejected = chunk[~valid_mask].rename_axis("raw_row").reset_index()
+    rejected["reason"] = pd.Series(reasons.to_numpy(), index=rejected.index, dtype="str")
+    return valid, rejected
+
+
+def _check_columns(raw: pd.DataFrame, spec: FeatureSpec, source: str) -> None:
+    missing = spec.schema.missing_columns(raw)
+    if missing:
+        raise RawDataError(
+            f"Raw file {source!r} lacks required column(s) {', '.join(map(repr, missing))}: "
+            f"raw_schema expects {', '.join(map(repr, spec.schema.columns))}; "
+            f"the file has {', '.join(map(repr, raw.columns))}."
+        )
+    extra = [column for column in raw.columns if column not in spec.schema.columns]
+    if extra:
+        logger.warning("Ignoring columns not in raw_schema: %s", ", ".join(map(str, extra)))
+
+
+def _no_rows(source: str) -> RawDataError:
+    return RawDataError(f"Raw file {source!r} has a header but no data rows.")
+
+
+def _joined(parts: list[Any]) -> Any:
+    """One column from its chunks' parts; emptied as it goes, so one column is held twice."""
+    if len(parts) == 1:
+        return parts.pop()
+    joined = (
+        np.concatenate(parts) if isinstance(parts[0], np.ndarray)
+        else pd.concat(parts, ignore_index=True)
+    )  # fmt: skip
+    parts.clear()
+    return joined
 
 
 def _summarise(

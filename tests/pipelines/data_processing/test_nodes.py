@@ -33,7 +33,9 @@ def test_valid_rows_pass_with_schema_dtypes(raw_customers, raw_schema):
     primary, rejected, summary = _validate(raw_customers, raw_schema)
     assert len(primary) == len(raw_customers) and rejected.empty
     assert list(primary.columns) == list(raw_schema["columns"])
-    assert primary["Income"].dtype == "float64" and primary["Sex"].dtype == "int64"
+    assert primary["Income"].dtype == "float64" and primary["ID"].dtype == "int64"
+    assert primary["Sex"].dtype == "int8"  # the smallest integer type that holds the codes
+    assert summary.pop("raw_data_sha256")
     assert summary == {
         "raw_data_path": PATH,
         "rows_raw": 300,
@@ -42,6 +44,20 @@ def test_valid_rows_pass_with_schema_dtypes(raw_customers, raw_schema):
         "rejected_share": 0.0,
         "violations": {},
     }
+
+
+def test_a_table_in_chunks_gives_what_the_whole_table_gives(raw_customers, raw_schema):
+    raw = raw_customers.astype(str)
+    raw.loc[3, "Age"] = "old"
+    raw.loc[250, "ID"] = raw.loc[10, "ID"]  # repeats an ID of an earlier chunk
+    raw.loc[251, "ID"] = raw.loc[250, "ID"]  # and of its own chunk
+    chunks = (raw.iloc[start : start + 100].reset_index(drop=True) for start in (0, 100, 200))
+    whole, in_chunks = _validate(raw, raw_schema), _validate(chunks, raw_schema)
+    for one, other in zip(whole[:2], in_chunks[:2], strict=True):
+        pd.testing.assert_frame_equal(one, other)
+    assert in_chunks[1]["raw_row"].tolist() == [3, 250, 251]
+    assert in_chunks[1]["reason"].str.contains("repeats an earlier row's ID").sum() == 2
+    assert whole[2] == in_chunks[2]  # the same summary, the same content hash
 
 
 @pytest.mark.parametrize(

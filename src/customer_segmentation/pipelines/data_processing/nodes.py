@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pandas as pd
 
 from customer_segmentation.features import FeatureSpec
-from customer_segmentation.validation import split_rows
+from customer_segmentation.validation import split_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +20,7 @@ class RejectedShareError(RuntimeError):
 
 
 def validate_customers(
-    customers_raw: pd.DataFrame,
+    customers_raw: pd.DataFrame | Iterable[pd.DataFrame],
     raw_schema: dict[str, Any],
     features: dict[str, Any],
     raw_data_path: str,
@@ -26,20 +28,48 @@ def validate_customers(
     """Split raw customers into valid rows and rejected rows with a reason each.
 
     Args:
-        customers_raw: The raw customer table, as read.
+        customers_raw: The raw customer table as read: one DataFrame, or its row chunks (a
+            raw dataset read with ``chunksize``), checked one at a time.
         raw_schema: The ``raw_schema`` parameter.
         features: The ``features`` parameter (a transform's domain is a row rule too).
         raw_data_path: Path of the raw file, named in error messages.
 
     Returns:
         The valid rows with the schema's columns and dtypes; the rejected rows as read, with
-        ``raw_row`` (0-based data row in the file) and ``reason``; the data-quality summary.
+        ``raw_row`` (0-based data row in the file) and ``reason``; the data-quality summary,
+        with ``raw_data_sha256``, the content hash of the table read.
 
     Raises:
         RawDataError: The file has no rows or lacks a required column.
     """
-    split = split_rows(customers_raw, FeatureSpec.from_params(raw_schema, features), raw_data_path)
-    return split.valid, split.rejected, split.summary
+    chunks = [customers_raw] if isinstance(customers_raw, pd.DataFrame) else customers_raw
+    digest = ContentHash()  # of the chunks as they go by: the table is never whole as text
+    spec = FeatureSpec.from_params(raw_schema, features)
+    split = split_chunks(digest.passing(chunks), spec, raw_data_path)
+    return split.valid, split.rejected, {**split.summary, "raw_data_sha256": digest.hexdigest()}
+
+
+class ContentHash:
+    """SHA-256 of a table's column names and cell values, whatever its storage or chunking."""
+
+    def __init__(self) -> None:
+        self._digest: Any = None
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        """Add the next rows (the first chunk also gives the column names)."""
+        if self._digest is None:
+            self._digest = hashlib.sha256("\x1f".join(map(str, chunk.columns)).encode())
+        self._digest.update(pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes())
+
+    def passing(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """The chunks, unchanged, each added to the hash as it goes by."""
+        for chunk in chunks:
+            self.update(chunk)
+            yield chunk
+
+    def hexdigest(self) -> str:
+        """The hash so far."""
+        return self._digest.hexdigest() if self._digest is not None else ""
 
 
 def enforce_rejected_share(

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
 from customer_segmentation.segmenter import Segmenter, combine_scores
-from customer_segmentation.validation import split_rows
+from customer_segmentation.validation import split_chunks
 
 logger = logging.getLogger(__name__)
 
 
 def validate_customers_to_score(
-    customers_raw: pd.DataFrame, segmenter: Segmenter, raw_data_path: str
+    customers_raw: pd.DataFrame | Iterable[pd.DataFrame], segmenter: Segmenter, raw_data_path: str
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Split the customers to score by the rules of the schema the segmenter was trained on.
+
+    ``customers_raw`` is one DataFrame (the MLflow model's input) or the row chunks of the
+    raw dataset, checked one at a time.
 
     Returns:
         Valid rows, rejected rows (``raw_row``, ``reason``) and the data-quality summary.
@@ -24,7 +28,7 @@ def validate_customers_to_score(
     Raises:
         RawDataError: The file lacks a required column or has no rows.
     """
-    split = split_rows(customers_raw, segmenter.spec, raw_data_path)
+    split = split_chunks(customers_raw, segmenter.spec, raw_data_path)
     return split.valid, split.rejected, split.summary
 
 
