@@ -237,6 +237,31 @@ def test_predict_csv_answers_csv(client, trained):
     assert answer["segment"].tolist() == project.read_output("segments")["segment"].tolist()
 
 
+def test_an_upload_is_read_as_the_raw_files_are_written(trained, monkeypatch):
+    """The separator, encoding and decimal mark of ``customers_raw`` hold for uploads too:
+    the file batch scoring reads is the file the API takes."""
+    project, raw = trained
+    env = project.root / "conf" / "semicolons"
+    env.mkdir(exist_ok=True)
+    written = {"sep": ";", "encoding": "latin-1", "decimal": ","}
+    raw_file = project.data("01_raw/semicolons.csv")
+    entry = {"type": "customer_segmentation.datasets.RawCSVDataset",
+             "filepath": str(raw_file), "load_args": written}  # fmt: skip
+    (env / "catalog.yml").write_text(yaml.safe_dump({"customers_raw": entry}))
+    table = raw.assign(Région="Île-de-France", Income=raw["Income"] + 0.5)
+    raw_file.write_bytes(table.to_csv(index=False, sep=";", decimal=",").encode("latin-1"))
+    project.run("--env=semicolons", "--pipelines=inference")
+    scored = project.read_output("scored")
+    assert scored["reason"].isna().all()
+    monkeypatch.setenv("KEDRO_ENV", "semicolons")
+    monkeypatch.delenv("CUSTOMER_SEGMENTATION_ENV", raising=False)
+    with TestClient(create_app(project.root)) as semicolons:
+        upload = semicolons.post("/predict/csv", files={"file": ("c.csv", raw_file.read_bytes())})
+    assert upload.status_code == 200, upload.text
+    answer = pd.read_csv(io.StringIO(upload.text))
+    assert answer["segment"].tolist() == scored["segment"].tolist()
+
+
 def test_predict_csv_rejects_bad_files_with_422(client, trained):
     raw = trained[1].head(5).astype({"Age": "object"})
     raw.loc[3, "Age"] = "old"

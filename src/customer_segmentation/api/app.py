@@ -90,7 +90,9 @@ def create_app(project_path: str | Path | None = None, env: str | None = None,
         app.include_router(docs.create_router(app), dependencies=protected)
     app.include_router(probes.router)
     app.include_router(model.router, dependencies=protected)
-    scoring = predict.create_router(request_model, RequestReader(config.spec), settings.max_batch)
+    scoring = predict.create_router(
+        request_model, RequestReader(config.spec), settings.max_batch, config.csv_format
+    )
     app.include_router(scoring, dependencies=protected)
     return app
 

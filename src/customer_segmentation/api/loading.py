@@ -14,12 +14,14 @@ from kedro.framework.project import settings as kedro_settings
 from kedro.framework.startup import bootstrap_project
 
 from customer_segmentation import REGISTERED_MODEL_NAME
+from customer_segmentation.datasets import csv_format
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
 MLFLOW_CONFIG = ["mlflow*", "mlflow*/**", "**/mlflow*"]  # as kedro-mlflow reads mlflow.yml
 CONFIG_DEFAULT_ENV = "local"
+RAW_DATASET = "customers_raw"  # its load_args say how raw CSVs, and so uploads, are written
 
 
 class ModelMismatchError(RuntimeError):
@@ -35,12 +37,15 @@ class ProjectConfig:
         catalog: The Kedro data catalog (the ``segmenter`` dataset).
         tracking_uri: The MLflow tracking store, if configured.
         env: The configuration environment read.
+        csv_format: How the raw file is written (``customers_raw``'s separator, encoding,
+            decimal mark, quoting and missing-value markers): uploads are read the same way.
     """
 
     spec: FeatureSpec
     catalog: Any
     tracking_uri: str | None
     env: str
+    csv_format: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,9 @@ def read_config(project_path: Path, env: str | None) -> ProjectConfig:
         loader.config_patterns.setdefault("mlflow", MLFLOW_CONFIG)
         parameters = loader["parameters"]
         credentials = _optional(loader, "credentials") or {}
+        catalog_config = loader["catalog"]
         catalog = kedro_settings.DATA_CATALOG_CLASS.from_config(
-            _convert_paths_to_absolute_posix(project_path, loader["catalog"]), credentials
+            _convert_paths_to_absolute_posix(project_path, catalog_config), credentials
         )
         tracking_uri = (
             (_optional(loader, "mlflow") or {}).get("server", {}).get("mlflow_tracking_uri")
@@ -78,6 +84,7 @@ def read_config(project_path: Path, env: str | None) -> ProjectConfig:
         catalog=catalog,
         tracking_uri=tracking_uri,
         env=env or CONFIG_DEFAULT_ENV,
+        csv_format=csv_format(catalog_config.get(RAW_DATASET, {}).get("load_args") or {}),
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from fastapi import HTTPException
 
+from customer_segmentation.datasets import read_text_csv
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.schema import RawDataError
 from customer_segmentation.segmenter import Segmenter
@@ -72,17 +73,27 @@ class RequestReader:
         return answers, numeric, positions
 
 
-def score_csv(segmenter: Segmenter, content: bytes, max_batch: int) -> pd.DataFrame:
+def score_csv(
+    segmenter: Segmenter, content: bytes, max_batch: int, csv_format: dict[str, Any] | None = None
+) -> pd.DataFrame:
     """Score an uploaded CSV of raw customers, checked by the pipeline's own rules.
+
+    Args:
+        segmenter: The served segmenter.
+        content: The upload.
+        max_batch: Most customers in one upload.
+        csv_format: How raw files are written (``datasets.csv_format`` of ``customers_raw``):
+            separator, encoding, decimal mark, quoting, missing-value markers.
 
     Raises:
         HTTPException: 422 for an unreadable file, a whole-file problem or any bad row (each
             named with its data row); 413 above ``max_batch`` rows.
     """
-    header = csv_header(content)
+    csv_format = csv_format or {}
+    header = csv_header(content, csv_format)
     known = [name for name in header if name in segmenter.spec.schema.columns]
     try:  # as the pipeline reads raw files: as text, typed by the schema; unknown columns unread
-        raw = pd.read_csv(io.BytesIO(content), usecols=known or None, dtype=str)
+        raw = read_text_csv(io.BytesIO(content), csv_format, usecols=known or None)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
         raise invalid_file(f"The upload is not a readable CSV: {error}") from error
     check_batch(len(raw), max_batch)
@@ -99,21 +110,31 @@ def score_csv(segmenter: Segmenter, content: bytes, max_batch: int) -> pd.DataFr
     return segmenter.assign(split.valid)
 
 
-def csv_header(content: bytes, most_bytes: int = 1 << 20) -> list[str]:
+def csv_header(
+    content: bytes, csv_format: dict[str, Any] | None = None, most_bytes: int = 1 << 20
+) -> list[str]:
     """The column names of an upload, checked before any row is parsed.
 
+    Read with the raw files' separator, quote character and encoding (``csv_format``).
+
     Raises:
-        HTTPException: 422 for a header that is not UTF-8, longer than ``most_bytes``, or
+        HTTPException: 422 for a header not in the encoding, longer than ``most_bytes``, or
             that names a column twice (pandas would rename repeats, in quadratic time).
     """
+    csv_format = csv_format or {}
+    encoding = csv_format.get("encoding") or "utf-8"
     end = content.find(b"\n", 0, most_bytes + 1)
     if end < 0 and len(content) > most_bytes:
         raise invalid_file(f"The CSV header is longer than {most_bytes} bytes.")
     try:
-        line = content[: end if end >= 0 else len(content)].decode("utf-8-sig")
+        line = content[: end if end >= 0 else len(content)].decode(
+            "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+        )
     except UnicodeDecodeError as error:
-        raise invalid_file(f"The CSV header is not UTF-8: {error}") from error
-    names = next(csv.reader([line]), [])
+        raise invalid_file(f"The CSV header is not {encoding}: {error}") from error
+    separator = csv_format.get("sep") or csv_format.get("delimiter") or ","
+    names = next(csv.reader([line], delimiter=separator,
+                            quotechar=csv_format.get("quotechar") or '"'), [])  # fmt: skip
     repeated = sorted(name for name, count in Counter(names).items() if count > 1)
     if repeated:
         shown = ", ".join(repr(name) for name in repeated[:10])

@@ -19,9 +19,11 @@ TOO_LARGE = {413: {"model": Message, "description": "too many customers or too l
 
 
 def create_router(
-    request_model: type[BaseModel], reader: RequestReader, max_batch: int
-) -> APIRouter:
-    """The scoring routes for a request model generated from the configuration's schema."""
+    request_model: type[BaseModel], reader: RequestReader, max_batch: int,
+    csv_format: dict[str, Any],
+) -> APIRouter:  # fmt: skip
+    """The scoring routes for a request model generated from the configuration's schema;
+    uploads are read as the raw files are written (``csv_format``)."""
     router = APIRouter(tags=["scoring"])
 
     async def scored(request: request_model, segmenter: SegmenterDep) -> Scored:
@@ -44,7 +46,7 @@ def create_router(
     ) -> Response:
         """Score a CSV of raw customers; answers CSV with the ID, segment and segment name."""
         content = await file.read()
-        scoring = run_in_threadpool(score_csv, segmenter, content, settings.max_batch)
+        scoring = run_in_threadpool(score_csv, segmenter, content, max_batch, csv_format)
         try:  # off the event loop, and bounded: /health answers meanwhile
             answer = await asyncio.wait_for(scoring, settings.csv_seconds)
         except TimeoutError as error:
