@@ -23,6 +23,7 @@ KMEANS = {
     "n_init": 4,
     "max_iter": 300,
     "random_state": 0,
+    "sweep_sample_size": 50_000,
     "silhouette_sample_size": 10_000,
 }
 
@@ -57,6 +58,20 @@ def test_silhouette_is_sampled_above_the_threshold(blobs):
     assert not np.allclose(full["silhouette"], sampled["silhouette"])
     np.testing.assert_allclose(full["silhouette"], sampled["silhouette"], atol=0.05)
     pd.testing.assert_series_equal(full["inertia"], sampled["inertia"])
+
+
+def test_the_sweep_fits_a_seeded_sample_above_its_size_and_finds_the_same_k(blobs, caplog):
+    caplog.set_level("INFO")
+    sampled = {**KMEANS, "sweep_sample_size": 300}
+    sweep = sweep_k(blobs, sampled, "ID")
+    assert "k sweep on 300 rows" in caplog.text
+    assert sweep["inertia"].sum() < sweep_k(blobs, KMEANS, "ID")["inertia"].sum()  # fewer rows
+    pd.testing.assert_frame_equal(
+        sweep.drop(columns="fit_seconds"), sweep_k(blobs, sampled, "ID").drop(columns="fit_seconds")
+    )  # seeded: the same sample every run
+    assert choose_k(sweep, sampled) == choose_k(sweep_k(blobs, KMEANS, "ID"), KMEANS) == 4
+    model = train_kmeans(blobs, 4, sampled, "ID")
+    assert len(model.labels_) == len(blobs)  # the final model fits every row
 
 
 def test_auto_k_is_the_knee(blobs):

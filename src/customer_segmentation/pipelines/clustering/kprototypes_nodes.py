@@ -13,6 +13,8 @@ from sklearn.metrics import silhouette_score
 from customer_segmentation.kprototypes import KPrototypes
 from customer_segmentation.segments import pick_k, segment_order
 
+from .nodes import sweep_sample
+
 logger = logging.getLogger(__name__)
 
 
@@ -34,7 +36,7 @@ def sweep_kprototypes(
     Returns:
         One row per k: ``k``, ``cost``, ``silhouette_gower``, ``fit_seconds``.
     """
-    sample = _sample(kprototypes_input, kprototypes["sweep_sample_size"], kprototypes)
+    sample = sweep_sample(kprototypes_input, kprototypes)
     X, categorical = mixed_input(sample, id_column)
     ks = range(kprototypes["k_min"], kprototypes["k_max"] + 1)
     rows, started = [], time.perf_counter()
@@ -147,9 +149,3 @@ def _model(k: int, categorical: list[int], kprototypes: dict[str, Any]) -> KProt
         n_init=kprototypes["n_init"], max_iter=kprototypes["max_iter"],
         random_state=kprototypes["random_state"], engine=kprototypes["engine"],
     )  # fmt: skip
-
-
-def _sample(frame: pd.DataFrame, size: int, kprototypes: dict[str, Any]) -> pd.DataFrame:
-    if len(frame) <= size:
-        return frame
-    return frame.sample(n=size, random_state=kprototypes["random_state"]).sort_index()
