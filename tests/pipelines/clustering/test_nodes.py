@@ -64,7 +64,7 @@ def test_the_sweep_fits_a_seeded_sample_above_its_size_and_finds_the_same_k(blob
     caplog.set_level("INFO")
     sampled = {**KMEANS, "sweep_sample_size": 300}
     sweep = sweep_k(blobs, sampled, "ID")
-    assert "k sweep on 300 rows" in caplog.text
+    assert "k sweep: k=2 done (1 of 6), 300 rows in" in caplog.text
     assert sweep["inertia"].sum() < sweep_k(blobs, KMEANS, "ID")["inertia"].sum()  # fewer rows
     pd.testing.assert_frame_equal(
         sweep.drop(columns="fit_seconds"), sweep_k(blobs, sampled, "ID").drop(columns="fit_seconds")

@@ -51,8 +51,8 @@ def sweep_k(model_input: pd.DataFrame, kmeans: dict[str, Any], id_column: str) -
         rows.append({"k": k, **scores, "fit_seconds": time.perf_counter() - fit_started})
         elapsed = time.perf_counter() - started
         logger.info(
-            "k sweep on %d rows: k=%d done (%d of %d) in %.1f s; elapsed %.1f s, about %.0f s "
-            "left", len(features), k, done, len(ks), rows[-1]["fit_seconds"], elapsed,
+            "k sweep: k=%d done (%d of %d), %d rows in %.1f s; elapsed %.1f s, about %.0f s "
+            "left", k, done, len(ks), len(features), rows[-1]["fit_seconds"], elapsed,
             elapsed / done * (len(ks) - done),
         )  # fmt: skip
     return pd.DataFrame(rows)
