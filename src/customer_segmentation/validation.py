@@ -79,13 +79,12 @@ def split_chunks(
     Raises:
         RawDataError: A required column is missing, or the table has no rows.
     """
-    chunks = [chunks] if isinstance(chunks, pd.DataFrame) else chunks
     earlier = EarlierIdentifiers()
     valid: dict[str, list[np.ndarray]] = {name: [] for name in spec.schema.columns}
     rejected: list[pd.DataFrame] = []
     counts: dict[str, dict[str, int]] = {}
     rows, started = 0, time.perf_counter()
-    for number, chunk in enumerate(chunks):
+    for number, chunk in enumerate(as_chunks(chunks)):
         if number == 0:
             _check_columns(chunk, spec, source)
         chunk = chunk.set_axis(pd.RangeIndex(rows, rows + len(chunk)))
@@ -107,6 +106,11 @@ def split_chunks(
     summary = _summarise(source, rows, len(valid_frame), counts)
     _log_summary(summary)
     return Split(valid_frame, rejected_frame, summary)
+
+
+def as_chunks(table: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterable[pd.DataFrame]:
+    """A raw table as its row chunks: a whole DataFrame is one chunk."""
+    return [table] if isinstance(table, pd.DataFrame) else table
 
 
 def _split_chunk(

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from customer_segmentation.features import FeatureSpec
-from customer_segmentation.validation import split_chunks
+from customer_segmentation.validation import as_chunks, split_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,9 @@ def validate_customers(
     Raises:
         RawDataError: The file has no rows or lacks a required column.
     """
-    chunks = [customers_raw] if isinstance(customers_raw, pd.DataFrame) else customers_raw
     digest = ContentHash()  # of the chunks as they go by: the table is never whole as text
     spec = FeatureSpec.from_params(raw_schema, features)
-    split = split_chunks(digest.passing(chunks), spec, raw_data_path)
+    split = split_chunks(digest.passing(as_chunks(customers_raw)), spec, raw_data_path)
     return split.valid, split.rejected, {**split.summary, "raw_data_sha256": digest.hexdigest()}
 
 
