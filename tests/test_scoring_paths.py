@@ -8,6 +8,7 @@ MLflow model loaded with `mlflow.pyfunc.load_model` in a fresh process, and over
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import shutil
@@ -15,21 +16,23 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 
 from customer_segmentation.api import create_app
 from customer_segmentation.data_generator import generate_customers
+from customer_segmentation.schema import ROW_INDEX
 
-from .conftest import PROJECT_ROOT, REFERENCE_CSV
+from .conftest import PROJECT_ROOT, REFERENCE_CSV, project_parameters
 from .kedro_project import Project, copy_project, shop_customers
 
 pytestmark = pytest.mark.slow
-LOG_INCOME = """features:
-  numeric: [Age, {column: Income, transform: log1p}]
-  ordinal: [Sex, Marital status, Education, Occupation, Settlement size]
-  nominal: []
-  scaler: standard
-"""
+LOG_INCOME = {
+    "numeric": ["Age", {"column": "Income", "transform": "log1p"}],
+    "ordinal": ["Sex", "Marital status", "Education", "Occupation", "Settlement size"],
+    "nominal": [],
+    "scaler": "standard",
+}
 
 
 def _with_bad_rows(raw: pd.DataFrame, column: str, id_column: str) -> pd.DataFrame:
@@ -57,16 +60,23 @@ def _byo(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
     return "byo", {"training": shop_customers(), "shop_with_bad_rows": scored}
 
 
-def _log_income(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
+def _log_income_no_id(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
+    """log1p on Income, in a table without an identifier: rows are known by position."""
+    raw_schema = copy.deepcopy(project_parameters()["raw_schema"])
+    del raw_schema["id_column"], raw_schema["columns"]["ID"]
     (project.root / "conf/log_income").mkdir()
-    (project.root / "conf/log_income/parameters.yml").write_text(LOG_INCOME)
-    raw = _with_bad_rows(generate_customers(300, 6), "Income", "ID")
+    (project.root / "conf/log_income/parameters.yml").write_text(
+        yaml.safe_dump({"raw_schema": raw_schema, "features": LOG_INCOME})
+    )
+    raw = _with_bad_rows(generate_customers(300, 6), "Income", "ID").drop(columns="ID")
     raw.loc[10:14, "Income"] = 0.0  # log1p(0) = 0: the edge of the transform's domain
-    training = pd.read_csv(project.data("01_raw/customers.csv"))
+    training = pd.read_csv(project.data("01_raw/customers.csv")).drop(columns="ID")
+    training.to_csv(project.data("01_raw/customers.csv"), index=False)
     return "log_income", {"training": training, "generated_with_bad_rows": raw}
 
 
-CASES = {"default": _default, "byo": _byo, "log1p_income": _log_income}
+CASES = {"default": _default, "byo": _byo, "log1p_income_no_id": _log_income_no_id}
+ID_COLUMNS = {"byo": "customer_id", "log_income": ROW_INDEX}
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -107,7 +117,8 @@ def _http(project: Project, env: str | None, path: Path, id_column: str) -> pd.D
     """Every row's answer over HTTP: reasons from the CSV upload's 422, segments from
     `/predict/csv` and `/predict` on the valid rows."""
     raw = pd.read_csv(path)
-    answer = pd.DataFrame({id_column: raw[id_column], "segment": pd.NA,
+    ids = raw.index.to_series() if id_column == ROW_INDEX else raw[id_column]
+    answer = pd.DataFrame({id_column: ids, "segment": pd.NA,
                            "segment_name": None, "reason": None})  # fmt: skip
     with TestClient(create_app(project.root, env=env)) as client:
         upload = client.post("/predict/csv", files={"file": ("c.csv", path.read_bytes())})
@@ -120,7 +131,11 @@ def _http(project: Project, env: str | None, path: Path, id_column: str) -> pd.D
         csv = client.post("/predict/csv", files={"file": ("c.csv", valid.to_csv(index=False))})
         body = {"customers": json.loads(valid.to_json(orient="records"))}
         predictions = pd.DataFrame(client.post("/predict", json=body).json()["predictions"])
-    from_csv = pd.read_csv(io.StringIO(csv.text), dtype={id_column: raw[id_column].dtype})
+    from_csv = pd.read_csv(io.StringIO(csv.text), dtype={id_column: ids.dtype})
+    if id_column == ROW_INDEX:  # a request's customers are known by their place in it
+        assert predictions[ROW_INDEX].tolist() == from_csv[ROW_INDEX].tolist() == list(
+            range(len(valid))
+        )
     assert from_csv["segment"].tolist() == predictions["segment"].tolist()
     assert from_csv["segment_name"].tolist() == predictions["segment_name"].tolist()
     answer.loc[valid.index, "segment"] = predictions["segment"].to_numpy()
@@ -140,7 +155,7 @@ def _comparable(scored: pd.DataFrame, id_column: str) -> pd.DataFrame:
 
 def test_batch_scoring_the_mlflow_model_and_the_api_agree(trained):
     project, env, paths = trained
-    id_column = "customer_id" if env == "byo" else "ID"
+    id_column = ID_COLUMNS.get(env, "ID")
     from_mlflow = _mlflow(project, paths)
     for name, path in paths.items():
         batch = _comparable(_batch(project, env, path), id_column)
@@ -150,7 +165,8 @@ def test_batch_scoring_the_mlflow_model_and_the_api_agree(trained):
         pd.testing.assert_frame_equal(http, batch, obj=f"{name}: API vs batch")
         assert batch["segment"].notna().sum() > 0.9 * len(batch), name
         if name.endswith("bad_rows"):  # ours, and the shop table's own four missing values
-            assert batch["reason"].notna().sum() == (7 if env == "byo" else 3), name
+            expected = {"byo": 7, "log_income": 2}.get(env, 3)  # no ID: no repeated ID
+            assert batch["reason"].notna().sum() == expected, name
         if name == "training":  # scoring the training file reproduces `customer_segments`
             segments = pd.read_parquet(project.data("07_model_output/customer_segments.parquet"))
             scored = batch.dropna(subset=["segment"])

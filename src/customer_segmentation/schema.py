@@ -28,6 +28,8 @@ OUT_OF_RANGE = "out_of_range"
 DUPLICATE_ID = "duplicate_id"
 ROW_RULES = (MISSING_VALUE, WRONG_TYPE, UNKNOWN_CODE, OUT_OF_RANGE, DUPLICATE_ID)
 INT64_MAX = 2**63 - 1
+# The identifier of a table without one: each row's 0-based position in the raw source.
+ROW_INDEX = "row_index"
 
 
 class RawDataError(ValueError):
@@ -98,25 +100,59 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class RawSchema:
-    """The raw table: its identifier column and every required column."""
+    """The raw table: its identifier column and every required column.
+
+    Attributes:
+        id_column: The identifier column; ``ROW_INDEX`` for a table without one.
+        columns: Every column, the identifier first when it is a row's position.
+        positional_id: Whether the identifier is each row's 0-based position in the raw
+            source (or in a request), which the raw table does not hold.
+    """
 
     id_column: str
     columns: dict[str, ColumnSpec]
+    positional_id: bool = False
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> RawSchema:
-        """Build the schema from the ``raw_schema`` parameter."""
+        """Build the schema from the ``raw_schema`` parameter.
+
+        Without ``id_column`` (or with ``id_column: null``) rows are identified by their
+        0-based position, as ``ROW_INDEX``.
+        """
         columns = {
             name: ColumnSpec.from_params(name, spec) for name, spec in params["columns"].items()
         }
-        id_column = params["id_column"]
+        id_column = params.get("id_column")
+        identifiers = [name for name, spec in columns.items() if spec.kind == "identifier"]
+        if id_column in (None, ROW_INDEX) and ROW_INDEX not in columns:
+            if identifiers:
+                raise ValueError(
+                    f"raw_schema declares the identifier column {identifiers[0]!r} but no "
+                    f"id_column: set `id_column: {identifiers[0]}`, or make it another kind "
+                    f"to identify rows by their 0-based position ({ROW_INDEX!r})."
+                )
+            position = ColumnSpec(ROW_INDEX, "identifier", "int", min=0)
+            return cls(ROW_INDEX, {ROW_INDEX: position, **columns}, positional_id=True)
         if columns.get(id_column) is None or columns[id_column].kind != "identifier":
-            raise ValueError(f"raw_schema: id_column {id_column!r} must be an identifier column")
+            found = ", ".join(f"{name!r} ({spec.kind})" for name, spec in columns.items())
+            raise ValueError(
+                f"raw_schema.id_column is {id_column!r}, which is not an identifier column of "
+                f"raw_schema.columns: {found}. Name a column of kind identifier, or leave "
+                f"id_column out to identify rows by their 0-based position ({ROW_INDEX!r})."
+            )
         return cls(id_column, columns)
+
+    @property
+    def raw_columns(self) -> tuple[str, ...]:
+        """The columns a raw table (or a request) must hold: all but a positional identifier."""
+        if self.positional_id:
+            return tuple(name for name in self.columns if name != self.id_column)
+        return tuple(self.columns)
 
     def missing_columns(self, frame: pd.DataFrame) -> list[str]:
         """Names of required columns absent from ``frame``, in schema order."""
-        return [name for name in self.columns if name not in frame.columns]
+        return [name for name in self.raw_columns if name not in frame.columns]
 
 
 @dataclass

@@ -3,9 +3,9 @@
 import os
 from pathlib import Path
 
-from kedro.config import OmegaConfigLoader
 from kedro.utils import find_kedro_project
 
+from customer_segmentation.config_loader import ProjectConfigLoader
 from customer_segmentation.datasets import AtomicDataCatalog
 from customer_segmentation.hooks import RunCompletionHook, RunLockHook, TrackingTagsHook
 from customer_segmentation.pipeline_registry import DEFAULT_PIPELINES
@@ -36,7 +36,7 @@ def project_root() -> str:
 
 HOOKS = (RunLockHook(), TrackingTagsHook(), RunCompletionHook())
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_CLASS = ProjectConfigLoader  # OmegaConfigLoader, with raw_schema's defaults
 DATA_CATALOG_CLASS = AtomicDataCatalog  # local files are replaced whole, never half-written
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -88,6 +88,8 @@ def split_chunks(
         if number == 0:
             _check_columns(chunk, spec, source)
         chunk = chunk.set_axis(pd.RangeIndex(rows, rows + len(chunk)))
+        if spec.schema.positional_id:  # the identifier is the row's position in the table
+            chunk = chunk.assign(**{spec.id_column: chunk.index.to_numpy()})
         rows += len(chunk)
         chunk_valid, chunk_rejected = _split_chunk(chunk, spec, earlier, counts)
         for name, column in chunk_valid.items():  # own copies: the chunk is freed at once
@@ -140,8 +142,14 @@ def _check_columns(raw: pd.DataFrame, spec: FeatureSpec, source: str) -> None:
     if missing:
         raise RawDataError(
             f"Raw file {source!r} lacks required column(s) {', '.join(map(repr, missing))}: "
-            f"raw_schema expects {', '.join(map(repr, spec.schema.columns))}; "
+            f"raw_schema expects {', '.join(map(repr, spec.schema.raw_columns))}; "
             f"the file has {', '.join(map(repr, raw.columns))}."
+        )
+    if spec.schema.positional_id and spec.id_column in raw.columns:
+        raise RawDataError(
+            f"Raw file {source!r} has a column {spec.id_column!r}, the name raw_schema gives "
+            "each row's position when it has no id_column: declare that column as the "
+            "id_column, or rename it."
         )
     extra = [column for column in raw.columns if column not in spec.schema.columns]
     if extra:

@@ -18,8 +18,11 @@ PYTHON_TYPES = {"int": int, "float": float, "str": str}
 
 
 def field_names(schema: RawSchema) -> dict[str, str]:
-    """Raw column name to the request model's attribute (raw names need not be identifiers)."""
-    return {name: f"field_{index}" for index, name in enumerate(schema.columns)}
+    """Raw column name to the request model's attribute (raw names need not be identifiers).
+
+    A positional identifier is no field: a customer's identifier is its place in the request.
+    """
+    return {name: f"field_{index}" for index, name in enumerate(schema.raw_columns)}
 
 
 def customer_model(schema: RawSchema) -> type[BaseModel]:

@@ -30,7 +30,7 @@ class RequestReader:
 
     def __init__(self, spec: FeatureSpec) -> None:
         fields = field_names(spec.schema)
-        self.id_field = fields[spec.id_column]
+        self.id_field = fields.get(spec.id_column)  # None: a customer's place in the request
         self.id_column = spec.id_column
         self.numeric = [fields[name] for name in spec.numeric]
         self.categorical = [
@@ -58,7 +58,9 @@ class RequestReader:
                 {"record": row, "field": column, "message": message, "type": "outside_domain"}
                 for row, column, message in problems
             ])  # fmt: skip
-        return numeric, positions, [getattr(c, self.id_field) for c in customers]
+        ids = (range(len(customers)) if self.id_field is None
+               else [getattr(c, self.id_field) for c in customers])  # fmt: skip
+        return numeric, positions, list(ids)
 
     def predictions(
         self, segmenter: Segmenter, customers: list[Any]

@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from customer_segmentation.config_loader import ProjectConfigLoader
 from customer_segmentation.pipelines.data_processing.nodes import (
     RejectedShareError,
     data_quality_metrics,
     enforce_rejected_share,
     validate_customers,
 )
-from customer_segmentation.schema import RawDataError
+from customer_segmentation.schema import ROW_INDEX, RawDataError, RawSchema
 
 from ...conftest import project_parameters
 
@@ -156,3 +157,49 @@ def test_data_quality_metrics_are_the_row_counts(raw_customers, raw_schema):
     metrics = data_quality_metrics(_validate(raw_customers, raw_schema)[2])
     assert metrics["rows_raw"] == {"value": 300.0, "step": 0}
     assert set(metrics) == {"rows_raw", "rows_primary", "rows_rejected", "rejected_share"}
+
+
+def _without_id(raw_schema: dict) -> dict:
+    columns = {name: spec for name, spec in raw_schema["columns"].items() if name != "ID"}
+    return {"columns": columns}
+
+
+def test_a_table_without_identifier_is_known_by_row_position(raw_customers, raw_schema):
+    raw = raw_customers.drop(columns="ID").astype(str)
+    raw.loc[150, "Age"] = "old"
+    chunks = (raw.iloc[start : start + 100].reset_index(drop=True) for start in (0, 100, 200))
+    primary, rejected, summary = _validate(chunks, _without_id(raw_schema))
+    assert primary[ROW_INDEX].tolist() == [row for row in range(300) if row != 150]
+    assert rejected[[ROW_INDEX, "raw_row"]].values.tolist() == [[150, 150]]
+    assert summary["rows_raw"] == 300 and summary["rows_rejected"] == 1
+
+
+def test_a_table_holding_the_position_column_name_stops(raw_customers, raw_schema):
+    raw = raw_customers.rename(columns={"ID": ROW_INDEX})
+    with pytest.raises(RawDataError, match=f"has a column '{ROW_INDEX}'.*declare that column"):
+        _validate(raw, _without_id(raw_schema))
+
+
+@pytest.mark.parametrize(
+    ("id_column", "expected"),
+    [
+        ("CustomerID", r"id_column is 'CustomerID', which is not an identifier column of "
+                       r"raw_schema.columns: 'ID' \(identifier\), 'Sex' \(binary\)"),
+        ("Age", r"id_column is 'Age'.*leave id_column out"),
+        (None, r"declares the identifier column 'ID' but no id_column: set `id_column: ID`"),
+    ],
+)  # fmt: skip
+def test_a_wrong_or_missing_id_column_names_the_key_and_the_columns(
+    raw_schema, id_column, expected
+):
+    params = {**raw_schema, "id_column": id_column}
+    with pytest.raises(ValueError, match=expected):
+        RawSchema.from_params(params)
+
+
+def test_kedro_parameters_name_the_position_when_id_column_is_left_out(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "local").mkdir()
+    (tmp_path / "base" / "parameters.yml").write_text("raw_schema:\n  columns: {}\n")
+    loader = ProjectConfigLoader(str(tmp_path), base_env="base", default_run_env="local")
+    assert loader["parameters"]["raw_schema"]["id_column"] == ROW_INDEX
