@@ -220,3 +220,35 @@ def test_a_byte_invalid_in_the_encoding_names_its_line_and_the_option(project):
     assert f"Raw file '{path}': byte b'\\xe9' on line 6 (data row 4) is not valid utf-8" in output
     assert "load_args: {encoding: latin-1}" in output
     assert project.written_outputs("06_models") == []
+
+
+def test_a_numeric_only_table_fits_kmeans_alone(project):
+    """K-Prototypes needs categorical features: without any it is skipped with one line, the
+    tracked run logs K-Means' model, and a run that cannot serve what is asked says why."""
+    (project.root / "conf" / "numeric").mkdir()
+    (project.root / "conf" / "numeric" / "parameters.yml").write_text(
+        "features:\n  numeric: [Age, Income]\n  ordinal: []\n  nominal: []\n"
+    )
+    output = project.run("--env=numeric", tracking=True)
+    assert output.count("K-Prototypes is skipped: the features have no categorical column") == 1
+    assert "Created version '1' of model 'customer-segmentation'" in output
+    assert "KedroMlflowPipelineMLError" not in output
+    assert not project.data(OUTPUTS_KPROTOTYPES).exists()
+    assert not project.data("06_models/kprototypes_model.pkl").exists()
+    segmenter = pickle.loads(project.latest("06_models/segmenter.pkl").read_bytes())
+    assert segmenter.algorithm == "kmeans" and segmenter.spec.numeric == ("Age", "Income")
+    report = project.data("08_reporting/segmentation_report.html").read_text()
+    assert "kmeans (k = " in report and "K-Prototypes" not in report
+
+    failed = project.run("--env=numeric", "--params=serving.model=kprototypes",
+                         expect_success=False)  # fmt: skip
+    assert failed.endswith(
+        "ValueError: serving.model is 'kprototypes', which this run does not fit: "
+        "clustering.models is ['kmeans', 'kprototypes']; K-Prototypes is skipped: the features "
+        "have no categorical column. Serve one of kmeans."
+    )
+    # --params changes one key of a group, also in an environment with its own parameters;
+    # the failing node's own error is the last line of a tracked run.
+    failed = project.run("--env=numeric", "--params=kmeans.k=1", expect_success=False,
+                         tracking=True)  # fmt: skip
+    assert failed.endswith("ValueError: k must be at least 2 or 'auto', got 1")

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import warnings
 from importlib.metadata import requires
 from pathlib import Path
+from typing import Any
 
-from kedro.framework.project import find_pipelines
+import click
+from kedro.framework.project import find_pipelines, settings
 from kedro.pipeline import Pipeline
+from kedro.utils import find_kedro_project
 from kedro_mlflow.pipeline import pipeline_ml_factory
 
 from customer_segmentation import REGISTERED_MODEL_NAME
+from customer_segmentation.features import FeatureSpec
+from customer_segmentation.segmenter import trained_models
 
 # `kedro run` with no --pipelines runs these, in this order of data flow.
 DEFAULT_PIPELINES = ("data_processing", "feature_engineering", "clustering", "reporting")
+# Those whose nodes depend on which models are fitted.
+MODEL_DEPENDENT = ("feature_engineering", "clustering", "reporting")
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -25,12 +35,19 @@ def register_pipelines() -> dict[str, Pipeline]:
     (kedro-mlflow issue 690).
 
     ``find_pipelines`` loads only the pipelines a command asks for; then ``__default__`` is
-    built from those loaded.
+    built from those loaded. The pipelines that depend on which models are fitted
+    (``clustering.models``, ``segmenter.trained_models``) are built for them.
 
     Returns:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
     pipelines = find_pipelines(raise_errors=True)
+    model_dependent = [name for name in MODEL_DEPENDENT if name in pipelines]
+    if model_dependent:
+        models = _trained_models(_run_parameters())
+        for name in model_dependent:
+            module = importlib.import_module(f"customer_segmentation.pipelines.{name}")
+            pipelines[name] = module.create_pipeline(models=models)
     training = sum(
         (pipelines[name] for name in DEFAULT_PIPELINES if name in pipelines), start=Pipeline([])
     )
@@ -44,6 +61,33 @@ def register_pipelines() -> dict[str, Pipeline]:
     else:
         pipelines["__default__"] = training
     return pipelines
+
+
+def _run_parameters() -> dict[str, Any]:
+    """The parameters of the command being run, read as Kedro reads them for its nodes.
+
+    Kedro does not hand the pipeline registry its run's environment: it is taken from the
+    command line (``kedro run --env=X --params=...``), else ``KEDRO_ENV``, as Kedro does.
+    """
+    command = click.get_current_context(silent=True)
+    options = command.params if command else {}
+    project = find_kedro_project(Path.cwd()) or Path.cwd()
+    with warnings.catch_warnings():  # Kedro's own deprecation notice, printed once already
+        warnings.filterwarnings("ignore", "register_new_resolver", UserWarning)
+        loader = settings.CONFIG_LOADER_CLASS(
+            conf_source=str(project / settings.CONF_SOURCE),
+            env=options.get("env") or os.environ.get("KEDRO_ENV"),
+            runtime_params=options.get("params") or None,
+            **settings.CONFIG_LOADER_ARGS,
+        )  # fmt: skip
+        return loader["parameters"]
+
+
+def _trained_models(parameters: dict[str, Any]) -> tuple[str, ...]:
+    spec = FeatureSpec.from_params(parameters["raw_schema"], parameters["features"])
+    return trained_models(
+        parameters.get("clustering", {}).get("models") or [], spec, parameters["serving"]["model"]
+    )
 
 
 def _log_model_kwargs() -> dict:

@@ -12,6 +12,8 @@ scoring, the MLflow model and the API all score through it:
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from customer_segmentation.schema import integer_identifiers
 from customer_segmentation.segments import nearest, segment_name
 from customer_segmentation.validation import split_rows
 
+logger = logging.getLogger(__name__)
 ALGORITHMS = ("kmeans", "kprototypes")
 OUTPUT_COLUMNS = ("segment", "segment_name", "reason")
 
@@ -147,6 +150,39 @@ def build_segmenter(
         pca_components=pca.components_,
         pca_explained=tuple(float(share) for share in pca.explained_variance_ratio_),
     )
+
+
+def trained_models(models: Sequence[str], spec: FeatureSpec, served: str) -> tuple[str, ...]:
+    """The models a training run fits: ``clustering.models``, less K-Prototypes without both a
+    numeric and a categorical feature (it mixes the two; K-Means covers either alone).
+
+    Args:
+        models: ``clustering.models``.
+        spec: The feature specification.
+        served: ``serving.model``, which must be among the models fitted.
+
+    Raises:
+        ValueError: An unknown or no model is listed, or the served model is not fitted.
+    """
+    if not models or any(model not in ALGORITHMS for model in models):
+        raise ValueError(
+            f"clustering.models must list one or more of {', '.join(ALGORITHMS)}, "
+            f"got {list(models)!r}"
+        )
+    trained = tuple(dict.fromkeys(models))
+    skipped = ""
+    if "kprototypes" in trained and not (spec.numeric and spec.categorical):
+        lacking = "categorical" if spec.numeric else "numeric"
+        skipped = f"K-Prototypes is skipped: the features have no {lacking} column"
+        logger.info("%s; it needs numeric and categorical ones.", skipped)
+        trained = tuple(model for model in trained if model != "kprototypes")
+    if served not in trained:
+        raise ValueError(
+            f"serving.model is {served!r}, which this run does not fit: clustering.models is "
+            f"{list(models)}{'; ' + skipped if skipped else ''}. Serve one of "
+            f"{', '.join(trained) or 'them'}."
+        )
+    return trained
 
 
 def combine_scores(scored: pd.DataFrame, rejected: pd.DataFrame, id_column: str) -> pd.DataFrame:

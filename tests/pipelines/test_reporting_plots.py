@@ -70,11 +70,13 @@ def test_report_is_one_offline_page(fitted):
                "rows_rejected": 0, "violations": {}}  # fmt: skip
     figures = [plot_elbow(k_selection, model), plot_segment_sizes(profiles, NAMES)]
     page = build_report(
-        profiles, NAMES, summary, k_selection, model, SimpleNamespace(algorithm="kmeans", k=2),
+        profiles, NAMES, summary, k_selection, SimpleNamespace(algorithm="kmeans", k=2),
         "abc123", *figures,
     )  # fmt: skip
     assert page.startswith("<!DOCTYPE html>") and "Older · higher income" in page
     assert "kmeans (k = 2)" in page and "All customers" in page
+    chosen = k_selection.set_index("k").loc[2]
+    assert f"<th>Davies–Bouldin</th><td>{chosen['davies_bouldin']:,.3f}</td>" in page
     assert "60 customers (60%)" in page and "abc123" in page
     assert not re.search(r"<script[^>]+src=", page)  # no CDN: plotly.js is inlined
     assert page.count('class="plotly-graph-div"') == 2
@@ -86,6 +88,12 @@ def test_the_served_outputs_follow_the_segmenter():
     profiles, kprototypes_profiles = pd.DataFrame({"c": [3]}), pd.DataFrame({"d": [4]})
     for algorithm, expected in (("kmeans", kmeans), ("kprototypes", kprototypes)):
         served = SimpleNamespace(algorithm=algorithm, names={0: "A"})
-        outputs = served_outputs(served, kmeans, kprototypes, profiles, kprototypes_profiles)
+        outputs = served_outputs(
+            served, kmeans_segments=kmeans, kprototypes_segments=kprototypes,
+            kmeans_profiles=profiles, kprototypes_profiles=kprototypes_profiles,
+            kmeans_k_selection=profiles, kprototypes_k_selection=kprototypes_profiles,
+        )  # fmt: skip
         assert outputs[0] is expected and outputs[2] == {0: "A"}
-        assert outputs[1] is (profiles if algorithm == "kmeans" else kprototypes_profiles)
+        assert outputs[1] is outputs[3] is (
+            profiles if algorithm == "kmeans" else kprototypes_profiles
+        )

@@ -217,33 +217,57 @@ def profile_and_name_segments(
                                    reporting.get("segment_names"))  # fmt: skip
 
 
-def build_served_segmenter(
+def build_kmeans_segmenter(
     preprocessor: FittedFeatures,
     pca: Any,
     kmeans_model: KMeans,
     segment_names: dict[int, str],
     customer_segments: pd.DataFrame,
+) -> Segmenter:
+    """The K-Means segmenter: raw row to named K-Means segment."""
+    return _segmenter("kmeans", preprocessor, pca, kmeans_model, segment_names, customer_segments)
+
+
+def build_kprototypes_segmenter(
+    preprocessor: FittedFeatures,
+    pca: Any,
     kprototypes_model: Any,
     kprototypes_segment_names: dict[int, str],
     kprototypes_segments: pd.DataFrame,
-    serving: dict[str, Any],
 ) -> Segmenter:
+    """The K-Prototypes segmenter: raw row to named K-Prototypes segment."""
+    return _segmenter("kprototypes", preprocessor, pca, kprototypes_model,
+                      kprototypes_segment_names, kprototypes_segments)  # fmt: skip
+
+
+def _segmenter(
+    algorithm: str, preprocessor: FittedFeatures, pca: Any, model: Any,
+    names: dict[int, str], segments: pd.DataFrame,
+) -> Segmenter:  # fmt: skip
+    sizes = np.bincount(segments["segment"], minlength=len(names))
+    return build_segmenter(preprocessor, model, algorithm, names, sizes, pca)
+
+
+def build_served_segmenter(serving: dict[str, Any], **segmenters: Segmenter) -> Segmenter:
     """The segmenter of the model named in ``serving.model``: the one scoring artifact.
 
     This is the only node that reads ``serving.model``: batch scoring, the MLflow model and
     the API serve whatever segmenter training wrote last.
 
+    Args:
+        serving: The ``serving`` parameters.
+        **segmenters: The segmenter of each model this run fitted, by algorithm.
+
     Returns:
-        The ``Segmenter`` (``customer_segmentation.segmenter``).
+        The served ``Segmenter`` (``customer_segmentation.segmenter``).
     """
     algorithm = serving["model"]
-    model, names, segments = {
-        "kmeans": (kmeans_model, segment_names, customer_segments),
-        "kprototypes": (kprototypes_model, kprototypes_segment_names, kprototypes_segments),
-    }.get(algorithm, (None, {}, None))
-    if model is None:
-        raise ValueError(f"serving.model must be kmeans or kprototypes, got {algorithm!r}")
-    sizes = np.bincount(segments["segment"], minlength=len(names))
-    segmenter = build_segmenter(preprocessor, model, algorithm, names, sizes, pca)
-    logger.info("Serving %s with k=%d: segment sizes %s", algorithm, segmenter.k, sizes.tolist())
+    if algorithm not in segmenters:
+        raise ValueError(
+            f"serving.model is {algorithm!r}, but this run fitted only {', '.join(segmenters)} "
+            "(clustering.models)"
+        )
+    segmenter = segmenters[algorithm]
+    logger.info("Serving %s with k=%d: segment sizes %s",
+                algorithm, segmenter.k, list(segmenter.sizes))  # fmt: skip
     return segmenter

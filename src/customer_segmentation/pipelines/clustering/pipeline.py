@@ -1,7 +1,11 @@
 """The ``clustering`` pipeline: K-Means and K-Prototypes, their segments and names, and the
 ``segmenter`` that serves one of them."""
 
+from collections.abc import Sequence
+
 from kedro.pipeline import Node, Pipeline
+
+from customer_segmentation.segmenter import ALGORITHMS
 
 from .. import ID_COLUMN
 from .kprototypes_nodes import (
@@ -13,6 +17,8 @@ from .kprototypes_nodes import (
 )
 from .nodes import (
     assign_segments,
+    build_kmeans_segmenter,
+    build_kprototypes_segmenter,
     build_served_segmenter,
     choose_k,
     evaluate_kmeans,
@@ -25,8 +31,14 @@ from .nodes import (
 NAMING = ["params:raw_schema", "params:features", "params:reporting"]
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """Create the clustering pipeline."""
+def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
+    """Create the clustering pipeline: each of ``models`` fitted and named, then the
+    ``segmenter`` of the one served.
+
+    Args:
+        models: The models to fit (``segmenter.trained_models`` of ``clustering.models``).
+    """
+    fitted = ["preprocessor", "pca"]
     kmeans = Pipeline([
         Node(sweep_k, ["model_input", "params:kmeans", ID_COLUMN], "k_selection", name="sweep_k"),
         Node(k_sweep_metrics, "k_selection", "k_sweep_metrics", name="k_sweep_metrics"),
@@ -46,6 +58,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(
             profile_and_name_segments, ["customers_primary", "customer_segments", *NAMING],
             ["segment_profiles", "segment_names"], name="name_segments",
+        ),
+        Node(
+            build_kmeans_segmenter,
+            [*fitted, "kmeans_model", "segment_names", "customer_segments"],
+            "kmeans_segmenter", name="build_kmeans_segmenter",
         ),
     ])  # fmt: skip
     mixed = ["kprototypes_input", "params:kprototypes", ID_COLUMN]
@@ -75,12 +92,16 @@ def create_pipeline(**kwargs) -> Pipeline:
             ["kprototypes_segment_profiles", "kprototypes_segment_names"],
             name="name_kprototypes_segments",
         ),
+        Node(
+            build_kprototypes_segmenter,
+            [*fitted, "kprototypes_model", "kprototypes_segment_names", "kprototypes_segments"],
+            "kprototypes_segmenter", name="build_kprototypes_segmenter",
+        ),
     ])  # fmt: skip
-    segmenter = Node(
+    by_model = {"kmeans": kmeans, "kprototypes": kprototypes}
+    served = Node(
         build_served_segmenter,
-        ["preprocessor", "pca", "kmeans_model", "segment_names", "customer_segments",
-         "kprototypes_model", "kprototypes_segment_names", "kprototypes_segments",
-         "params:serving"],
+        {"serving": "params:serving", **{model: f"{model}_segmenter" for model in models}},
         "segmenter", name="build_segmenter",
     )  # fmt: skip
-    return kmeans + kprototypes + Pipeline([segmenter])
+    return sum((by_model[model] for model in models), start=Pipeline([])) + Pipeline([served])

@@ -8,17 +8,18 @@ from customer_segmentation.segmenter import Segmenter
 
 
 def served_outputs(
-    segmenter: Segmenter,
-    customer_segments: pd.DataFrame,
-    kprototypes_segments: pd.DataFrame,
-    segment_profiles: pd.DataFrame,
-    kprototypes_segment_profiles: pd.DataFrame,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, str]]:
-    """The segments, profiles and names of the model the segmenter serves.
+    segmenter: Segmenter, **by_model: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, str], pd.DataFrame]:
+    """The segments, profiles, names and k sweep of the model the segmenter serves.
+
+    Args:
+        segmenter: The served segmenter.
+        **by_model: ``<algorithm>_segments``, ``<algorithm>_profiles`` and
+            ``<algorithm>_k_selection`` of each model the run fitted.
 
     Returns:
-        The served model's segments, its profiles and segment id to name.
+        The served model's segments, its profiles, segment id to name, and its k sweep.
     """
-    if segmenter.algorithm == "kprototypes":
-        return kprototypes_segments, kprototypes_segment_profiles, segmenter.names
-    return customer_segments, segment_profiles, segmenter.names
+    algorithm = segmenter.algorithm
+    return (by_model[f"{algorithm}_segments"], by_model[f"{algorithm}_profiles"],
+            segmenter.names, by_model[f"{algorithm}_k_selection"])  # fmt: skip

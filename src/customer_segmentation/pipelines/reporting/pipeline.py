@@ -1,6 +1,10 @@
 """The ``reporting`` pipeline: the served segments → plots and the HTML report."""
 
+from collections.abc import Sequence
+
 from kedro.pipeline import Node, Pipeline
+
+from customer_segmentation.segmenter import ALGORITHMS
 
 from .. import ID_COLUMN
 from .nodes import served_outputs
@@ -16,35 +20,54 @@ from .plots import (
 from .report import build_report
 
 SEGMENTED = ["model_input", "served_segments"]
+# Each plot: its function, its inputs, and the models that must have been fitted for it.
 PLOTS = {
-    "elbow_plot": (plot_elbow, ["k_selection", "kmeans_model"]),
-    "k_scores_plot": (plot_k_scores, ["k_selection", "kmeans_model"]),
+    "elbow_plot": (plot_elbow, ["k_selection", "kmeans_model"], {"kmeans"}),
+    "k_scores_plot": (plot_k_scores, ["k_selection", "kmeans_model"], {"kmeans"}),
     "silhouette_plot": (
-        plot_silhouettes, ["model_input", "kmeans_model", ID_COLUMN, "segment_names"]
+        plot_silhouettes, ["model_input", "kmeans_model", ID_COLUMN, "segment_names"], {"kmeans"}
     ),
-    "pca_plot": (plot_pca, [*SEGMENTED, "pca", ID_COLUMN, "served_names"]),
-    "feature_heatmap": (plot_feature_heatmap, [*SEGMENTED, ID_COLUMN, "served_names"]),
-    "segment_sizes_plot": (plot_segment_sizes, ["served_profiles", "served_names"]),
+    "pca_plot": (plot_pca, [*SEGMENTED, "pca", ID_COLUMN, "served_names"], set()),
+    "feature_heatmap": (plot_feature_heatmap, [*SEGMENTED, ID_COLUMN, "served_names"], set()),
+    "segment_sizes_plot": (plot_segment_sizes, ["served_profiles", "served_names"], set()),
     "model_agreement_plot": (
-        plot_model_agreement, ["customer_segments", "kprototypes_segments", ID_COLUMN]
+        plot_model_agreement, ["customer_segments", "kprototypes_segments", ID_COLUMN],
+        {"kmeans", "kprototypes"},
+    ),
+}  # fmt: skip
+# Each model's segments, profiles and k sweep, by the names `served_outputs` takes.
+MODEL_OUTPUTS = {
+    "kmeans": ("customer_segments", "segment_profiles", "k_selection"),
+    "kprototypes": (
+        "kprototypes_segments", "kprototypes_segment_profiles", "kprototypes_k_selection"
     ),
 }  # fmt: skip
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """Create the reporting pipeline."""
+def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
+    """Create the reporting pipeline: the plots the fitted models allow, and the report.
+
+    Args:
+        models: The models fitted (``segmenter.trained_models`` of ``clustering.models``).
+    """
+    by_model = {
+        f"{model}_{part}": dataset
+        for model in models
+        for part, dataset in zip(("segments", "profiles", "k_selection"), MODEL_OUTPUTS[model],
+                                 strict=True)
+    }  # fmt: skip
     served = Node(
-        served_outputs,
-        ["segmenter", "customer_segments", "kprototypes_segments", "segment_profiles",
-         "kprototypes_segment_profiles"],
-        ["served_segments", "served_profiles", "served_names"], name="served_outputs",
+        served_outputs, {"segmenter": "segmenter", **by_model},
+        ["served_segments", "served_profiles", "served_names", "served_k_selection"],
+        name="served_outputs",
     )  # fmt: skip
-    plots = Pipeline([Node(function, inputs, name, name=f"plot_{name}")
-                      for name, (function, inputs) in PLOTS.items()])  # fmt: skip
+    plots = {name: plot for name, plot in PLOTS.items() if plot[2] <= set(models)}
+    plot_nodes = Pipeline([Node(function, inputs, name, name=f"plot_{name}")
+                           for name, (function, inputs, _) in plots.items()])  # fmt: skip
     report = Node(
         build_report,
-        ["served_profiles", "served_names", "data_quality_summary", "k_selection",
-         "kmeans_model", "segmenter", "mlflow_run_id", *PLOTS],
+        ["served_profiles", "served_names", "data_quality_summary", "served_k_selection",
+         "segmenter", "mlflow_run_id", *plots],
         "segmentation_report", name="build_report",
     )  # fmt: skip
-    return Pipeline([served]) + plots + Pipeline([report])
+    return Pipeline([served]) + plot_nodes + Pipeline([report])

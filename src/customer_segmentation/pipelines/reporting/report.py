@@ -8,7 +8,6 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-from sklearn.cluster import KMeans
 
 from customer_segmentation.segmenter import Segmenter
 from customer_segmentation.segments import segment_name
@@ -22,13 +21,15 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
            margin: 0.3rem 1rem 0.3rem 0; }
 """
 
+SCORE_LABELS = {"calinski_harabasz": "Calinski–Harabasz", "davies_bouldin": "Davies–Bouldin",
+                "silhouette_gower": "silhouette (Gower)"}  # fmt: skip
+
 
 def build_report(
     segment_profiles: pd.DataFrame,
     segment_names: dict,
     data_quality_summary: dict[str, Any],
     k_selection: pd.DataFrame,
-    kmeans_model: KMeans,
     segmenter: Segmenter,
     mlflow_run_id: str,
     *figures: go.Figure,
@@ -39,8 +40,7 @@ def build_report(
         segment_profiles: The served model's profiles (``segments.profile_segments``).
         segment_names: Its segment id to name.
         data_quality_summary: Rows raw / primary / rejected and violations per rule.
-        k_selection: The K-Means k sweep.
-        kmeans_model: The K-Means model (its k and scores).
+        k_selection: The served model's k sweep (its scores at the chosen k are shown).
         segmenter: The served segmenter (its algorithm and k).
         mlflow_run_id: The MLflow run of this training, or "not tracked".
         *figures: The plots, in the order shown.
@@ -54,13 +54,11 @@ def build_report(
         f"{size:,} customers ({share:.0%})</div>"
         for k, size, share in segments[["segment", "size", "share"]].itertuples(index=False)
     )
-    chosen = k_selection.set_index("k").loc[kmeans_model.n_clusters]
+    chosen = k_selection.set_index("k").drop(columns="fit_seconds", errors="ignore")
+    scores = chosen.loc[segmenter.k] if segmenter.k in chosen.index else pd.Series()
     facts = {
         "served algorithm": f"{segmenter.algorithm} (k = {segmenter.k})",
-        "k (K-Means)": kmeans_model.n_clusters,
-        "silhouette": f"{chosen['silhouette']:.3f}",
-        "Calinski–Harabasz": f"{chosen['calinski_harabasz']:.1f}",
-        "Davies–Bouldin": f"{chosen['davies_bouldin']:.3f}",
+        **{SCORE_LABELS.get(name, name): f"{value:,.3f}" for name, value in scores.items()},
         "MLflow run": mlflow_run_id,
         "written": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
