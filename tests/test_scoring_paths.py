@@ -28,8 +28,12 @@ from .kedro_project import Project, copy_project, shop_customers
 
 pytestmark = pytest.mark.slow
 LOG_INCOME = {
-    "numeric": ["Age", {"column": "Income", "transform": "log1p"}],
-    "ordinal": ["Sex", "Marital status", "Education", "Occupation", "Settlement size"],
+    "numeric": [
+        {"column": "Age", "clip": [0.05, 0.95]},
+        {"column": "Income", "transform": "log1p"},
+    ],
+    "ordinal": ["Education", "Occupation", "Settlement size"],
+    "binary": ["Sex", "Marital status"],
     "nominal": [],
     "scaler": "standard",
 }
@@ -61,7 +65,8 @@ def _byo(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
 
 
 def _log_income_no_id(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
-    """log1p on Income, in a table without an identifier: rows are known by position."""
+    """log1p on Income and Age clipped at training quantiles, in a table without an
+    identifier: rows are known by their position."""
     raw_schema = copy.deepcopy(project_parameters()["raw_schema"])
     del raw_schema["id_column"], raw_schema["columns"]["ID"]
     (project.root / "conf/log_income").mkdir()

@@ -3,12 +3,14 @@
 ``FeatureSpec`` is parsed once from ``raw_schema`` + ``features``: which raw columns are
 features, of which kind, with which element-wise transform and which legend codes.
 ``FittedFeatures`` is what fitting it to the primary customers learns: a centre and a scale
-per numeric feature and per ordinal feature (scaled as its legend position).
+per numeric feature and per ordinal feature (scaled as its legend position); a binary
+feature is its position, 0 or 1, never scaled (centre 0, scale 1).
 
 Every path that turns raw rows into model features (the pipelines' ``model_input``, batch
 scoring, the MLflow model and the API) calls the same ``FittedFeatures.transform`` on arrays:
 first each numeric column's element-wise transform, then ``(value - centre) / scale`` for the
-numeric and ordinal columns together, then one lookup of every nominal column's one-hot row.
+numeric, ordinal and binary columns together, then one lookup of every nominal column's
+one-hot row.
 The paths agree by construction; nothing is read back from a fitted object by probing. A
 transform not in ``TRANSFORMS`` is refused when the specification is parsed.
 """
@@ -45,9 +47,16 @@ class Transform:
         return ~(values > self.lowest)
 
 
+def signed_log1p(values: np.ndarray) -> np.ndarray:
+    """``sign(x) * log(1 + |x|)``: log1p's shape on both sides of 0 (balances, changes)."""
+    return np.copysign(np.log1p(np.abs(values)), values)
+
+
 TRANSFORMS = {
     "none": Transform(None),
     "log1p": Transform(np.log1p, lowest=-1.0),  # log(1 + x): for skewed amounts >= 0
+    "signed_log1p": Transform(signed_log1p),  # for skewed amounts of either sign
+    "asinh": Transform(np.arcsinh),  # like signed_log1p, near-linear around 0
 }
 SCALERS = ("standard", "minmax", "robust")
 
@@ -63,6 +72,9 @@ class FeatureSpec:
         ordinal: Categorical columns encoded by legend position, then scaled.
         nominal: Categorical columns one-hot encoded, one output per legend code.
         scaler: ``standard``, ``minmax`` or ``robust``.
+        binary: Two-code columns encoded as their legend position, 0 or 1, never scaled.
+        clips: Per numeric feature, the training quantiles ``(low, high)`` its raw values are
+            clipped to before the transform, or ``None``.
     """
 
     schema: RawSchema
@@ -71,21 +83,21 @@ class FeatureSpec:
     ordinal: tuple[str, ...]
     nominal: tuple[str, ...]
     scaler: str = "standard"
+    binary: tuple[str, ...] = ()
+    clips: tuple[tuple[float, float] | None, ...] = ()
 
     @classmethod
     def from_params(cls, raw_schema: Mapping[str, Any], features: Mapping[str, Any]) -> FeatureSpec:
         """Parse ``features`` against ``raw_schema``; a wrong entry raises ``ValueError``.
 
-        A numeric entry is a column name, or ``{column: NAME, transform: log1p}``.
+        A numeric entry is a column name, or ``{column: NAME, transform: log1p, clip: [0.01,
+        0.99]}`` (both keys optional; ``clip`` gives the training quantiles to clip at).
         """
         schema = RawSchema.from_params(raw_schema)
-        numeric, transforms = [], []
+        numeric, transforms, clips = [], [], []
         for entry in features.get("numeric") or []:
-            name, transform = (
-                (entry["column"], entry.get("transform", "none"))
-                if isinstance(entry, Mapping)
-                else (entry, "none")
-            )
+            entry = entry if isinstance(entry, Mapping) else {"column": entry}
+            name, transform = entry["column"], entry.get("transform", "none")
             if transform not in TRANSFORMS:
                 raise ValueError(
                     f"features.numeric: {name!r} has transform {transform!r}; "
@@ -93,6 +105,7 @@ class FeatureSpec:
                 )
             numeric.append(name)
             transforms.append(transform)
+            clips.append(_clip_quantiles(name, entry.get("clip")))
         spec = cls(
             schema=schema,
             numeric=tuple(numeric),
@@ -100,6 +113,8 @@ class FeatureSpec:
             ordinal=tuple(features.get("ordinal") or []),
             nominal=tuple(features.get("nominal") or []),
             scaler=features.get("scaler", "standard"),
+            binary=tuple(features.get("binary") or []),
+            clips=tuple(clips) if any(clips) else (),
         )
         spec._check()
         return spec
@@ -111,8 +126,14 @@ class FeatureSpec:
 
     @property
     def categorical(self) -> tuple[str, ...]:
-        """The features K-Prototypes treats as categories: the ordinal then the nominal ones."""
-        return (*self.ordinal, *self.nominal)
+        """The features K-Prototypes treats as categories: ordinal, binary, then nominal."""
+        return (*self.ordinal, *self.binary, *self.nominal)
+
+    @property
+    def positional(self) -> tuple[str, ...]:
+        """The categorical features that enter the model as their legend position: the
+        ordinal ones (then scaled) and the binary ones (0 or 1)."""
+        return (*self.ordinal, *self.binary)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -125,9 +146,10 @@ class FeatureSpec:
 
     @property
     def output_columns(self) -> tuple[str, ...]:
-        """Names of the model features, in order: numeric, ordinal, then one per nominal code."""
+        """Names of the model features, in order: numeric, ordinal, binary, then one per
+        nominal code."""
         one_hot = (f"{name}_{code}" for name in self.nominal for code in self.codes(name))
-        return (*self.numeric, *self.ordinal, *one_hot)
+        return (*self.numeric, *self.positional, *one_hot)
 
     def domain_problems(self, numeric: np.ndarray) -> list[tuple[int, str, str]]:
         """Values outside their feature transform's domain, as (row, column, message).
@@ -164,9 +186,10 @@ class FeatureSpec:
                          dtype="object")  # fmt: skip
 
     def _check(self) -> None:
-        groups = {"numeric": self.numeric, "ordinal": self.ordinal, "nominal": self.nominal}
+        groups = {"numeric": self.numeric, "ordinal": self.ordinal, "binary": self.binary,
+                  "nominal": self.nominal}  # fmt: skip
         expected = {"numeric": ("numeric",), "ordinal": CATEGORICAL_KINDS,
-                    "nominal": CATEGORICAL_KINDS}  # fmt: skip
+                    "binary": CATEGORICAL_KINDS, "nominal": CATEGORICAL_KINDS}  # fmt: skip
         for group, names in groups.items():
             for name in names:
                 spec = self.schema.columns.get(name)
@@ -177,6 +200,12 @@ class FeatureSpec:
                         f"features.{group} lists {name!r}, a {spec.kind} column; "
                         f"{group} features must be {' or '.join(expected[group])}"
                     )
+        for name in self.binary:
+            if len(self.codes(name)) != 2:
+                raise ValueError(
+                    f"features.binary lists {name!r}, which has {len(self.codes(name))} codes; "
+                    "a binary feature has exactly two (list it as ordinal or nominal)"
+                )
         if len(set(self.columns)) != len(self.columns):
             raise ValueError("features: a column is listed more than once")
         if not self.columns:
@@ -191,14 +220,17 @@ class FittedFeatures:
 
     Attributes:
         spec: The feature specification it was fitted for.
-        centres: Per numeric feature (after its transform), then per ordinal feature (its
-            legend position), the value that maps to 0.
-        scales: Likewise, the spread that maps to 1.
+        centres: Per numeric feature (after its transform), then per ordinal and binary
+            feature (its legend position), the value that maps to 0 (0 for a binary one).
+        scales: Likewise, the spread that maps to 1 (1 for a binary one).
+        clip_bounds: Raw values each numeric feature is clipped to, ``(2, n_numeric)`` (lows,
+            then highs; infinite where it is not clipped), or ``None`` when none is.
     """
 
     spec: FeatureSpec
     centres: np.ndarray
     scales: np.ndarray
+    clip_bounds: np.ndarray | None = None
 
     def arrays(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Raw numeric values and legend positions of typed, valid rows."""
@@ -212,29 +244,37 @@ class FittedFeatures:
     def scaled_numeric(self, numeric: np.ndarray) -> np.ndarray:
         """The numeric features: each column's transform, then centred and scaled."""
         centres, scales = self._numeric_centres_and_scales
-        scaled = _transformed(numeric, self.spec.transforms) - centres
+        scaled = self._prepared(numeric) - centres
         return np.divide(scaled, scales, out=scaled)
 
     def transform(self, numeric: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """The model features of raw rows, ``(n_rows, len(spec.output_columns))``.
 
-        Numeric values after their transform and ordinal positions are centred and scaled
-        together; each nominal position becomes its one-hot row.
+        Numeric values after their transform and ordinal and binary positions are centred and
+        scaled together; each nominal position becomes its one-hot row.
         """
-        if self.spec.ordinal:
-            ordinal = positions if not self.spec.nominal else positions[:, : len(self.spec.ordinal)]
+        if self.spec.positional:
+            positional = (positions if not self.spec.nominal
+                          else positions[:, : len(self.spec.positional)])  # fmt: skip
             scaled = np.concatenate(
-                (_transformed(numeric, self.spec.transforms), ordinal), axis=1, dtype=np.float64
-            )
+                (self._prepared(numeric), positional), axis=1,
+                dtype=np.float64,
+            )  # fmt: skip
             scaled -= self.centres
         else:
-            scaled = _transformed(numeric, self.spec.transforms) - self.centres
+            scaled = self._prepared(numeric) - self.centres
         scaled /= self.scales
         if not self.spec.nominal:
             return scaled
         one_hot, owner, first_row, columns = self._one_hot
         looked_up = one_hot[positions.take(owner, axis=1) + first_row, columns]
         return np.concatenate((scaled, looked_up), axis=1)
+
+    def _prepared(self, numeric: np.ndarray) -> np.ndarray:
+        """Raw numeric values clipped to their training bounds, then transformed."""
+        if self.clip_bounds is not None:
+            numeric = np.clip(numeric, self.clip_bounds[0], self.clip_bounds[1])
+        return _transformed(numeric, self.spec.transforms)
 
     @functools.cached_property
     def _numeric_centres_and_scales(self) -> tuple[np.ndarray, np.ndarray]:
@@ -250,7 +290,7 @@ class FittedFeatures:
         """
         codes = [len(self.spec.codes(name)) for name in self.spec.nominal]
         table = np.eye(sum(codes))
-        owner = len(self.spec.ordinal) + np.repeat(np.arange(len(codes)), codes)
+        owner = len(self.spec.positional) + np.repeat(np.arange(len(codes)), codes)
         first_row = np.repeat(np.cumsum([0, *codes[:-1]]), codes)
         return table, owner, first_row, np.arange(sum(codes))
 
@@ -277,16 +317,45 @@ def fit_features(customers: pd.DataFrame, spec: FeatureSpec) -> FittedFeatures:
     The scaler's centre and scale are, per column: ``standard`` the mean and the standard
     deviation; ``minmax`` the minimum and the range; ``robust`` the median and the
     interquartile range. A zero scale becomes 1 (a constant column maps to 0), as in
-    scikit-learn's scalers. Ordinal columns are scaled as their legend positions.
+    scikit-learn's scalers. Ordinal columns are scaled as their legend positions; binary
+    columns keep theirs, 0 and 1 (centre 0, scale 1). A numeric column with ``clip`` is
+    clipped to its training quantiles first (``numpy.quantile``, linear), and so is every row
+    scored later.
     """
-    numeric = _transformed(
-        customers[list(spec.numeric)].to_numpy(dtype=np.float64), spec.transforms
-    )
+    raw = customers[list(spec.numeric)].to_numpy(dtype=np.float64)
+    bounds = _clip_bounds(raw, spec.clips) if spec.clips else None
+    numeric = _transformed(raw if bounds is None else np.clip(raw, *bounds), spec.transforms)
     ordinal = np.column_stack([
         pd.Categorical(customers[name], categories=spec.codes(name)).codes for name in spec.ordinal
     ]) if spec.ordinal else np.empty((len(customers), 0))  # fmt: skip
     values = np.concatenate((numeric, ordinal), axis=1, dtype=np.float64)
-    return FittedFeatures(spec, *_centre_and_scale(values, spec.scaler))
+    centres, scales = _centre_and_scale(values, spec.scaler)
+    binary = len(spec.binary)
+    return FittedFeatures(spec, np.append(centres, np.zeros(binary)),
+                          np.append(scales, np.ones(binary)), bounds)  # fmt: skip
+
+
+def _clip_quantiles(name: str, clip: Any) -> tuple[float, float] | None:
+    """A numeric feature's ``clip: [low, high]`` quantiles, checked."""
+    if clip is None:
+        return None
+    if (not isinstance(clip, list | tuple) or len(clip) != 2
+            or not all(isinstance(q, int | float) and 0 <= q <= 1 for q in clip)
+            or clip[0] >= clip[1]):  # fmt: skip
+        raise ValueError(
+            f"features.numeric: {name!r} has clip {clip!r}; write two quantiles "
+            "[low, high] with 0 <= low < high <= 1, such as [0.01, 0.99]"
+        )
+    return float(clip[0]), float(clip[1])
+
+
+def _clip_bounds(raw: np.ndarray, clips: tuple[tuple[float, float] | None, ...]) -> np.ndarray:
+    """Each numeric column's clip bounds from its training quantiles; infinite if unclipped."""
+    bounds = np.array([[-np.inf] * raw.shape[1], [np.inf] * raw.shape[1]])
+    for column, quantiles in enumerate(clips):
+        if quantiles is not None:
+            bounds[:, column] = np.quantile(raw[:, column], quantiles)
+    return bounds
 
 
 def _transformed(numeric: np.ndarray, transforms: tuple[str, ...]) -> np.ndarray:

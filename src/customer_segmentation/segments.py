@@ -52,13 +52,24 @@ def nearest(points: np.ndarray, centres: np.ndarray, extra: np.ndarray | None = 
     return distances.argmin(axis=1)
 
 
-def pick_k(sweep: pd.DataFrame, settings: Mapping[str, Any], curve: str, quality: str) -> int:
+def smallest_share(labels: np.ndarray, k: int) -> float:
+    """The share of customers in the smallest of ``k`` segments (0 for an empty one)."""
+    return float(np.bincount(labels, minlength=k).min() / max(len(labels), 1))
+
+
+def pick_k(
+    sweep: pd.DataFrame, settings: Mapping[str, Any], curve: str, quality: str,
+    min_segment_share: float = 0.0,
+) -> int:  # fmt: skip
     """The number of segments: ``settings["k"]`` if an integer, else the knee of ``curve``.
 
     ``auto`` takes the knee of the ``curve`` column against k found by kneed (convex,
     decreasing, sensitivity ``knee_sensitivity``; kneed's offline mode returns the first knee,
     the smallest such k). Without a knee, the k with the best ``quality`` wins, the smaller k
-    on a tie.
+    on a tie. A k whose smallest segment holds less than ``min_segment_share`` of the
+    customers (the sweep's ``smallest_share``) is never chosen: the knee gives way to the
+    nearest smaller k that passes, else the nearest larger one; when no k passes, the k
+    whose smallest segment is largest wins.
     """
     from kneed import KneeLocator
 
@@ -69,14 +80,31 @@ def pick_k(sweep: pd.DataFrame, settings: Mapping[str, Any], curve: str, quality
         logger.info("Using k=%d from the parameters", k)
         return k
     sweep = sweep.sort_values("k")
+    shares = sweep["smallest_share"] if "smallest_share" in sweep else pd.Series(1.0, sweep.index)
+    passing = sweep[shares >= min_segment_share]
+    tiny = sweep.loc[shares < min_segment_share, "k"].tolist()
+    if tiny:
+        logger.info(
+            "Not choosing k=%s: a segment holds under %.1f%% of the customers "
+            "(min_segment_share)", ", ".join(map(str, tiny)), 100 * min_segment_share,
+        )  # fmt: skip
+    if passing.empty:
+        best = int(sweep.loc[shares.idxmax(), "k"])
+        logger.warning("Every k has a segment under min_segment_share; chose k=%d, whose "
+                       "smallest segment is largest", best)  # fmt: skip
+        return best
     knee = KneeLocator(
         sweep["k"], sweep[curve], S=settings["knee_sensitivity"],
         curve="convex", direction="decreasing",
     ).knee  # fmt: skip
     if knee is not None:
-        logger.info("Chose k=%d at the knee of the %s curve", knee, curve)
-        return int(knee)
-    best = sweep.loc[sweep[quality].idxmax(), "k"]  # idxmax keeps the first (smaller k)
+        allowed = passing["k"].astype(int)
+        below, above = allowed[allowed <= knee], allowed[allowed > knee]
+        k = int(below.max()) if len(below) else int(above.min())
+        logger.info("Chose k=%d %s of the %s curve", k,
+                    "at the knee" if k == knee else f"near the knee (k={knee})", curve)  # fmt: skip
+        return k
+    best = passing.loc[passing[quality].idxmax(), "k"]  # idxmax keeps the first (smaller k)
     logger.info("No knee in the %s curve; chose k=%d with the highest %s", curve, best, quality)
     return int(best)
 

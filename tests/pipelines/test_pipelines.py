@@ -79,7 +79,7 @@ def test_one_model_alone_is_fitted_served_and_reported(parameters, raw_customers
 
 
 def test_the_models_fitted_follow_the_features_and_the_served_model(spec):
-    numeric_only = dataclasses.replace(spec, ordinal=(), nominal=())
+    numeric_only = dataclasses.replace(spec, ordinal=(), binary=(), nominal=())
     assert trained_models(["kmeans", "kprototypes"], spec, "kprototypes") == ALGORITHMS
     assert trained_models(["kmeans", "kprototypes"], numeric_only, "kmeans") == ("kmeans",)
     with pytest.raises(ValueError, match="must list one or more of kmeans, kprototypes"):

@@ -71,13 +71,14 @@ def test_report_is_one_offline_page(fitted):
     figures = [plot_elbow(k_selection, model), plot_segment_sizes(profiles, NAMES)]
     page = build_report(
         profiles, NAMES, summary, k_selection, SimpleNamespace(algorithm="kmeans", k=2),
-        "abc123", *figures,
+        {"min_segment_share": 0.5}, "abc123", *figures,
     )  # fmt: skip
     assert page.startswith("<!DOCTYPE html>") and "Older · higher income" in page
     assert "kmeans (k = 2)" in page and "All customers" in page
     chosen = k_selection.set_index("k").loc[2]
     assert f"<th>Davies–Bouldin</th><td>{chosen['davies_bouldin']:,.3f}</td>" in page
     assert "60 customers (60%)" in page and "abc123" in page
+    assert page.count("under min_segment_share (50%)") == 1  # the 40% segment
     assert not re.search(r"<script[^>]+src=", page)  # no CDN: plotly.js is inlined
     assert page.count('class="plotly-graph-div"') == 2
     assert page.count("plotly.js v") == 1  # the library once

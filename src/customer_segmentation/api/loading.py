@@ -134,10 +134,15 @@ def describe(spec: FeatureSpec) -> str:
         f"{name} ({column.kind}{', ' + column.dtype if not column.codes else ''})"
         for name, column in spec.schema.columns.items()
     )
-    transforms = [f"{n}:{t}" for n, t in zip(spec.numeric, spec.transforms, strict=True)]
+    clips = spec.clips or (None,) * len(spec.numeric)
+    transforms = [
+        f"{name}:{transform}" + (f" clip {list(clip)}" if clip else "")
+        for name, transform, clip in zip(spec.numeric, spec.transforms, clips, strict=True)
+    ]
     return (
         f"raw columns [{columns}], numeric features [{', '.join(transforms)}], "
-        f"ordinal {list(spec.ordinal)}, nominal {list(spec.nominal)}, scaler {spec.scaler}"
+        f"ordinal {list(spec.ordinal)}, binary {list(spec.binary)}, nominal {list(spec.nominal)}, "
+        f"scaler {spec.scaler}"
     )
 
 

@@ -23,6 +23,7 @@ SETTINGS = {
     "gamma": None, "n_init": 3, "max_iter": 100, "random_state": 0,
     "sweep_sample_size": 50_000, "silhouette_sample_size": 2000,
 }  # fmt: skip
+CLUSTERING = {"min_segment_share": 0.02}
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def test_sweep_scores_every_k_and_the_knee_finds_the_groups(customers):
     assert sweep["k"].tolist() == [2, 3, 4, 5]
     assert sweep["cost"].is_monotonic_decreasing
     assert sweep.set_index("k")["silhouette_gower"].idxmax() == 3
-    assert choose_kprototypes_k(sweep, SETTINGS) == 3
+    assert choose_kprototypes_k(sweep, SETTINGS, CLUSTERING) == 3
 
 
 def test_sweep_fits_a_sample_above_the_threshold(customers, caplog):

@@ -26,6 +26,7 @@ KMEANS = {
     "sweep_sample_size": 50_000,
     "silhouette_sample_size": 10_000,
 }
+CLUSTERING = {"min_segment_share": 0.02}
 
 
 @pytest.fixture
@@ -69,19 +70,20 @@ def test_the_sweep_fits_a_seeded_sample_above_its_size_and_finds_the_same_k(blob
     pd.testing.assert_frame_equal(
         sweep.drop(columns="fit_seconds"), sweep_k(blobs, sampled, "ID").drop(columns="fit_seconds")
     )  # seeded: the same sample every run
-    assert choose_k(sweep, sampled) == choose_k(sweep_k(blobs, KMEANS, "ID"), KMEANS) == 4
+    full = sweep_k(blobs, KMEANS, "ID")
+    assert choose_k(sweep, sampled, CLUSTERING) == choose_k(full, KMEANS, CLUSTERING) == 4
     model = train_kmeans(blobs, 4, sampled, "ID")
     assert len(model.labels_) == len(blobs)  # the final model fits every row
 
 
 def test_auto_k_is_the_knee(blobs):
-    assert choose_k(sweep_k(blobs, KMEANS, "ID"), KMEANS) == 4
+    assert choose_k(sweep_k(blobs, KMEANS, "ID"), KMEANS, CLUSTERING) == 4
 
 
 def test_fixed_k_is_used_as_given(blobs):
-    assert choose_k(sweep_k(blobs, KMEANS, "ID"), {**KMEANS, "k": 6}) == 6
+    assert choose_k(sweep_k(blobs, KMEANS, "ID"), {**KMEANS, "k": 6}, CLUSTERING) == 6
     with pytest.raises(ValueError, match="at least 2"):
-        choose_k(pd.DataFrame(), {**KMEANS, "k": 1})
+        choose_k(pd.DataFrame(), {**KMEANS, "k": 1}, CLUSTERING)
 
 
 def test_no_knee_falls_back_to_best_silhouette_smaller_k_on_ties():
@@ -92,7 +94,20 @@ def test_no_knee_falls_back_to_best_silhouette_smaller_k_on_ties():
             "silhouette": [0.2, 0.5, 0.5, 0.1],
         }
     )
-    assert choose_k(flat, KMEANS) == 3
+    assert choose_k(flat, KMEANS, CLUSTERING) == 3
+
+
+def test_auto_k_never_leaves_a_segment_under_min_segment_share(blobs, caplog):
+    caplog.set_level("INFO")
+    sweep = sweep_k(blobs, KMEANS, "ID")
+    assert sweep.loc[sweep["k"] == 4, "smallest_share"].item() == pytest.approx(60 / 560)
+    assert choose_k(sweep, KMEANS, {"min_segment_share": 0.11}) == 3  # the nearest smaller k
+    assert "Not choosing k=4, 5, 6, 7: a segment holds under 11.0% of the customers" in caplog.text
+    assert "Chose k=3 near the knee (k=4) of the inertia curve" in caplog.text
+    tiny = sweep.assign(smallest_share=np.where(sweep["k"] <= 4, 0.001, 0.05))
+    assert choose_k(tiny, KMEANS, CLUSTERING) == 5  # no smaller k passes: the nearest larger
+    hopeless = sweep.assign(smallest_share=[0.01, 0.015, 0.005, 0.001, 0.0, 0.0])
+    assert choose_k(hopeless, KMEANS, CLUSTERING) == 3  # none passes: the largest smallest one
 
 
 def test_segment_ids_are_ordered_by_size_largest_first(blobs):

@@ -23,11 +23,15 @@ def test_model_input_has_id_first_then_scaled_features(primary, parameters, raw_
     preprocessor = fit_preprocessor(primary, raw_schema, parameters["features"])
     model_input = build_model_input(primary, preprocessor)
     features = parameters["features"]
-    assert list(model_input.columns) == ["ID", *features["numeric"], *features["ordinal"]]
+    assert list(model_input.columns) == [
+        "ID", *features["numeric"], *features["ordinal"], *features["binary"]
+    ]  # fmt: skip
     assert model_input["ID"].tolist() == primary["ID"].tolist()
-    scaled = model_input.drop(columns="ID")
+    scaled = model_input[[*features["numeric"], *features["ordinal"]]]
     np.testing.assert_allclose(scaled.mean(), 0, atol=1e-9)
     np.testing.assert_allclose(scaled.std(ddof=0), 1, atol=1e-9)
+    for name in features["binary"]:  # 0 or 1 as the legend orders the codes, never scaled
+        assert model_input[name].tolist() == primary[name].tolist()
 
 
 def test_ordinal_columns_follow_legend_order_not_value_order(raw_schema):
@@ -71,7 +75,7 @@ def test_nominal_columns_are_one_hot_with_a_column_per_code():
         ({"numeric": ["Age"], "scaler": "log"}, "features.scaler must be one of"),
         (
             {"numeric": [{"column": "Income", "transform": "sqrt"}]},
-            "'Income' has transform 'sqrt'; supported: none, log1p",
+            "'Income' has transform 'sqrt'; supported: none, log1p, signed_log1p, asinh",
         ),
         ({"numeric": ["Age", "Age"]}, "listed more than once"),
     ],
@@ -86,7 +90,9 @@ def test_mixed_input_has_scaled_numbers_and_legend_positions(primary, parameters
     preprocessor = fit_preprocessor(primary, raw_schema, features)
     mixed = build_kprototypes_input(primary, preprocessor)
     model_input = build_model_input(primary, preprocessor)
-    assert list(mixed.columns) == ["ID", *features["numeric"], *features["ordinal"]]
+    assert list(mixed.columns) == [
+        "ID", *features["numeric"], *features["ordinal"], *features["binary"]
+    ]  # fmt: skip
     pd.testing.assert_frame_equal(mixed[features["numeric"]], model_input[features["numeric"]])
     assert mixed["Education"].tolist() == primary["Education"].tolist()  # codes 0..3 in order
     assert mixed["Sex"].dtype == "int64"
@@ -161,3 +167,54 @@ def test_ordinal_and_several_nominal_columns_keep_their_blocks():
         [0, 1, 0, 0, 0, 1],
         [0, 0, 1, 0, 1, 0],
     ]
+
+
+def test_a_binary_column_is_its_legend_position_never_scaled():
+    schema = {"id_column": "id", "columns": {
+        "id": {"kind": "identifier", "dtype": "int"},
+        "app": {"kind": "binary", "codes": {"yes": "uses the app", "no": "no app"}},
+        "x": {"kind": "numeric"},
+    }}  # fmt: skip
+    primary = pd.DataFrame({"id": [1, 2, 3, 4], "app": ["no", "no", "no", "yes"],
+                            "x": [1.0, 2.0, 3.0, 4.0]})  # fmt: skip
+    features = {"numeric": ["x"], "binary": ["app"]}
+    preprocessor = fit_preprocessor(primary, schema, features)
+    assert build_model_input(primary, preprocessor)["app"].tolist() == [1.0, 1.0, 1.0, 0.0]
+    assert build_kprototypes_input(primary, preprocessor)["app"].tolist() == [1, 1, 1, 0]
+    three = {**schema["columns"], "app": {"kind": "nominal", "codes": {"a": "A", "b": "B",
+                                                                        "c": "C"}}}  # fmt: skip
+    with pytest.raises(ValueError, match="features.binary lists 'app', which has 3 codes"):
+        fit_preprocessor(primary, {**schema, "columns": three}, features)
+
+
+@pytest.mark.parametrize(
+    ("transform", "expected"),
+    [("signed_log1p", [-np.log1p(1000.0), 0.0, np.log1p(1.5), np.log1p(1e6)]),
+     ("asinh", np.arcsinh([-1000.0, 0.0, 1.5, 1e6]))],
+)  # fmt: skip
+def test_transforms_for_values_of_either_sign(transform, expected):
+    schema = {"id_column": "id", "columns": {"id": {"kind": "identifier", "dtype": "int"},
+                                              "balance": {"kind": "numeric"}}}  # fmt: skip
+    primary = pd.DataFrame({"id": [1, 2, 3, 4], "balance": [-1000.0, 0.0, 1.5, 1e6]})
+    features = {"numeric": [{"column": "balance", "transform": transform}], "scaler": "minmax"}
+    model_input = build_model_input(primary, fit_preprocessor(primary, schema, features))
+    expected = np.asarray(expected)
+    scaled = (expected - expected.min()) / np.ptp(expected)
+    np.testing.assert_allclose(model_input["balance"], scaled, rtol=0, atol=1e-15)
+
+
+def test_clip_holds_values_at_the_training_quantiles_then_transforms():
+    schema = {"id_column": "id", "columns": {"id": {"kind": "identifier", "dtype": "int"},
+                                              "spend": {"kind": "numeric"}}}  # fmt: skip
+    spend = np.arange(101, dtype=float) ** 2  # quantiles 0.1 and 0.9: 100 and 8100
+    primary = pd.DataFrame({"id": np.arange(101), "spend": spend})
+    features = {"numeric": [{"column": "spend", "transform": "log1p", "clip": [0.1, 0.9]}],
+                "scaler": "minmax"}  # fmt: skip
+    preprocessor = fit_preprocessor(primary, schema, features)
+    np.testing.assert_array_equal(preprocessor.clip_bounds, [[100.0], [8100.0]])
+    scored = pd.DataFrame({"id": [1, 2, 3], "spend": [0.0, 1e9, 2500.0]})
+    expected = (np.log1p([100.0, 8100.0, 2500.0]) - np.log1p(100)) / np.log(8101 / 101)
+    np.testing.assert_allclose(build_model_input(scored, preprocessor)["spend"], expected,
+                               rtol=0, atol=1e-12)  # fmt: skip
+    with pytest.raises(ValueError, match=r"'spend' has clip \[0.9, 0.1\]; write two quantiles"):
+        fit_preprocessor(primary, schema, {"numeric": [{"column": "spend", "clip": [0.9, 0.1]}]})

@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.metrics import silhouette_score
 
 from customer_segmentation.kprototypes import KPrototypes
-from customer_segmentation.segments import pick_k, segment_order
+from customer_segmentation.segments import pick_k, segment_order, smallest_share
 
 from .nodes import sweep_sample
 
@@ -34,7 +34,8 @@ def sweep_kprototypes(
         id_column: Name of the identifier column, left out of the features.
 
     Returns:
-        One row per k: ``k``, ``cost``, ``silhouette_gower``, ``fit_seconds``.
+        One row per k: ``k``, ``cost``, ``silhouette_gower``, ``smallest_share`` (of the
+        customers fitted), ``fit_seconds``.
     """
     sample = sweep_sample(kprototypes_input, kprototypes)
     X, categorical = mixed_input(sample, id_column)
@@ -47,6 +48,7 @@ def sweep_kprototypes(
             "k": k,
             "cost": model.cost_,
             "silhouette_gower": gower_silhouette(X, categorical, model.labels_, kprototypes),
+            "smallest_share": smallest_share(model.labels_, k),
             "fit_seconds": time.perf_counter() - fit_started,
         })  # fmt: skip
         elapsed = time.perf_counter() - started
@@ -59,12 +61,16 @@ def sweep_kprototypes(
     return pd.DataFrame(rows)
 
 
-def choose_kprototypes_k(k_selection: pd.DataFrame, kprototypes: dict[str, Any]) -> int:
+def choose_kprototypes_k(
+    k_selection: pd.DataFrame, kprototypes: dict[str, Any], clustering: dict[str, Any]
+) -> int:
     """Pick k for K-Prototypes: an integer ``k``, or ``auto``: the knee of the cost curve.
 
-    Same rule as K-Means' ``choose_k``; the fallback is the best Gower silhouette.
+    Same rule as K-Means' ``choose_k`` (``min_segment_share`` included); the fallback is the
+    best Gower silhouette.
     """
-    return pick_k(k_selection, kprototypes, curve="cost", quality="silhouette_gower")
+    return pick_k(k_selection, kprototypes, curve="cost", quality="silhouette_gower",
+                  min_segment_share=clustering.get("min_segment_share", 0.0))  # fmt: skip
 
 
 def train_kprototypes(

@@ -19,6 +19,7 @@ from customer_segmentation.segments import (
     pick_k,
     profile_segments,
     segment_order,
+    smallest_share,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def sweep_k(model_input: pd.DataFrame, kmeans: dict[str, Any], id_column: str) -
 
     Returns:
         One row per k: ``k``, ``inertia``, ``silhouette``, ``calinski_harabasz``,
-        ``davies_bouldin``, ``fit_seconds``.
+        ``davies_bouldin``, ``smallest_share`` (of the customers fitted), ``fit_seconds``.
     """
     features = _features(sweep_sample(model_input, kmeans), id_column)
     ks = range(kmeans["k_min"], kmeans["k_max"] + 1)
@@ -48,7 +49,8 @@ def sweep_k(model_input: pd.DataFrame, kmeans: dict[str, Any], id_column: str) -
         fit_started = time.perf_counter()
         model = _kmeans(k, kmeans).fit(features)
         scores = _scores(features, model, kmeans)
-        rows.append({"k": k, **scores, "fit_seconds": time.perf_counter() - fit_started})
+        rows.append({"k": k, **scores, "smallest_share": smallest_share(model.labels_, k),
+                     "fit_seconds": time.perf_counter() - fit_started})  # fmt: skip
         elapsed = time.perf_counter() - started
         logger.info(
             "k sweep: k=%d done (%d of %d), %d rows in %.1f s; elapsed %.1f s, about %.0f s "
@@ -75,22 +77,25 @@ def k_sweep_metrics(k_selection: pd.DataFrame) -> dict[str, list[dict[str, float
     }
 
 
-def choose_k(k_selection: pd.DataFrame, kmeans: dict[str, Any]) -> int:
+def choose_k(k_selection: pd.DataFrame, kmeans: dict[str, Any], clustering: dict[str, Any]) -> int:
     """Pick the number of K-Means segments.
 
     ``kmeans.k`` as an integer is used as is. ``auto`` takes the knee of the inertia curve
     found by kneed (convex, decreasing, sensitivity ``knee_sensitivity``; kneed's offline
     mode returns the first knee, i.e. the smallest such k). When kneed finds no knee, the k
-    with the highest silhouette is taken, the smaller k on a tie.
+    with the highest silhouette is taken, the smaller k on a tie. A k with a segment under
+    ``clustering.min_segment_share`` of the customers is not chosen (``segments.pick_k``).
 
     Args:
         k_selection: The k sweep's scores.
         kmeans: The ``kmeans`` parameters.
+        clustering: The ``clustering`` parameters (``min_segment_share``).
 
     Returns:
         The chosen k.
     """
-    return pick_k(k_selection, kmeans, curve="inertia", quality="silhouette")
+    return pick_k(k_selection, kmeans, curve="inertia", quality="silhouette",
+                  min_segment_share=clustering.get("min_segment_share", 0.0))  # fmt: skip
 
 
 def train_kmeans(

@@ -42,7 +42,8 @@ def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
     kmeans = Pipeline([
         Node(sweep_k, ["model_input", "params:kmeans", ID_COLUMN], "k_selection", name="sweep_k"),
         Node(k_sweep_metrics, "k_selection", "k_sweep_metrics", name="k_sweep_metrics"),
-        Node(choose_k, ["k_selection", "params:kmeans"], "chosen_k", name="choose_k"),
+        Node(choose_k, ["k_selection", "params:kmeans", "params:clustering"], "chosen_k",
+             name="choose_k"),
         Node(
             train_kmeans, ["model_input", "chosen_k", "params:kmeans", ID_COLUMN],
             "kmeans_model", name="train_kmeans",
@@ -73,7 +74,8 @@ def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
             name="kprototypes_sweep_metrics",
         ),
         Node(
-            choose_kprototypes_k, ["kprototypes_k_selection", "params:kprototypes"],
+            choose_kprototypes_k,
+            ["kprototypes_k_selection", "params:kprototypes", "params:clustering"],
             "chosen_kprototypes_k", name="choose_kprototypes_k",
         ),
         Node(

@@ -67,7 +67,7 @@ def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
     report = Node(
         build_report,
         ["served_profiles", "served_names", "data_quality_summary", "served_k_selection",
-         "segmenter", "mlflow_run_id", *plots],
+         "segmenter", "params:clustering", "mlflow_run_id", *plots],
         "segmentation_report", name="build_report",
     )  # fmt: skip
     return Pipeline([served]) + plot_nodes + Pipeline([report])

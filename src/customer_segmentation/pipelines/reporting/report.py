@@ -17,6 +17,7 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px;
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+.tiny { color: #b00020; }
 .segment { display: inline-block; border-left: 4px solid #4c78a8; padding: 0.2rem 0.8rem;
            margin: 0.3rem 1rem 0.3rem 0; }
 """
@@ -31,6 +32,7 @@ def build_report(
     data_quality_summary: dict[str, Any],
     k_selection: pd.DataFrame,
     segmenter: Segmenter,
+    clustering: dict[str, Any],
     mlflow_run_id: str,
     *figures: go.Figure,
 ) -> str:
@@ -42,6 +44,8 @@ def build_report(
         data_quality_summary: Rows raw / primary / rejected and violations per rule.
         k_selection: The served model's k sweep (its scores at the chosen k are shown).
         segmenter: The served segmenter (its algorithm and k).
+        clustering: The ``clustering`` parameters: a segment under ``min_segment_share``
+            (possible when k is fixed by hand) is flagged.
         mlflow_run_id: The MLflow run of this training, or "not tracked".
         *figures: The plots, in the order shown.
 
@@ -49,11 +53,15 @@ def build_report(
         The HTML page.
     """
     segments = segment_profiles[segment_profiles["segment"] >= 0]
+    smallest = clustering.get("min_segment_share", 0.0)
     cards = "".join(
         f'<div class="segment"><b>{k}. {html.escape(segment_name(k, segment_names))}</b><br>'
-        f"{size:,} customers ({share:.0%})</div>"
+        f"{_customers(size)} ({share:.0%})"
+        + (f'<br><b class="tiny">under min_segment_share ({smallest:.0%})</b>'
+           if share < smallest else "")
+        + "</div>"
         for k, size, share in segments[["segment", "size", "share"]].itertuples(index=False)
-    )
+    )  # fmt: skip
     chosen = k_selection.set_index("k").drop(columns="fit_seconds", errors="ignore")
     scores = chosen.loc[segmenter.k] if segmenter.k in chosen.index else pd.Series()
     facts = {
@@ -79,6 +87,10 @@ def build_report(
 <h2>Data quality</h2>{_facts_table(quality)}
 <h2>Plots</h2>{plots}
 </body></html>"""
+
+
+def _customers(count: int) -> str:
+    return "1 customer" if count == 1 else f"{count:,} customers"
 
 
 def _profile_table(profiles: pd.DataFrame, names: dict) -> str:
