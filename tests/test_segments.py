@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from customer_segmentation.schema import RawSchema
 from customer_segmentation.segments import name_segments, nearest, profile_segments, segment_name
 from customer_segmentation.validation import split_rows
 
@@ -74,6 +77,17 @@ def assert_names_follow_the_rule(
                 share = f"{labels[word]}: {word}"
                 base = overall[share]
                 assert (row[share] - base) / np.sqrt(base * (1 - base)) >= min_effect, (name, word)
+
+
+def test_a_numeric_trait_without_words_is_named_by_its_label(customers, spec, raw_schema):
+    columns = {**raw_schema["columns"], "Age": {**raw_schema["columns"]["Age"],
+                                                "label": "age of the customer"}}  # fmt: skip
+    labelled = dataclasses.replace(
+        spec, schema=RawSchema.from_params({**raw_schema, "columns": columns})
+    )  # fmt: skip
+    profiles = profile_segments(customers, _segments_by_age(customers), labelled)
+    names = name_segments(profiles, labelled, {**NAMING, "words": {}})
+    assert names[1].startswith("High age of the customer")
 
 
 def test_names_differ_and_overrides_win(customers, spec, raw_schema):

@@ -47,6 +47,8 @@ class ColumnSpec:
         codes: Allowed codes and their legend labels, in legend order (categoricals only).
         min: Smallest allowed value (numeric only), or ``None``.
         max: Largest allowed value (numeric only), or ``None``.
+        label: What people call the column, in names, reports and the API's descriptions.
+        unit: The unit of a numeric column's values, or ``None``.
     """
 
     name: str
@@ -55,6 +57,13 @@ class ColumnSpec:
     codes: dict[Any, str] = field(default_factory=dict)
     min: float | None = None
     max: float | None = None
+    label: str | None = None
+    unit: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The column's label, else its name."""
+        return self.label or self.name
 
     @property
     def is_numeric_typed(self) -> bool:
@@ -95,7 +104,9 @@ class ColumnSpec:
             dtype = params.get("dtype", "float" if kind == "numeric" else "str")
         if dtype not in ("int", "float", "str"):
             raise ValueError(f"raw_schema column {name!r}: unknown dtype {dtype!r}")
-        return cls(name, kind, dtype, codes, params.get("min"), params.get("max"))
+        label, unit = params.get("label"), params.get("unit")
+        return cls(name, kind, dtype, codes, params.get("min"), params.get("max"),
+                   str(label) if label else None, str(unit) if unit else None)  # fmt: skip
 
 
 @dataclass(frozen=True)

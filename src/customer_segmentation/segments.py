@@ -196,7 +196,8 @@ def _ranked_traits(
     for name in spec.numeric:
         spread = overall[f"{name} std"] or 1.0
         effect = (row[f"{name} mean"] - overall[f"{name} mean"]) / spread
-        low, high = (naming.get("words") or {}).get(name, [f"low {name}", f"high {name}"])
+        title = spec.schema.columns[name].title
+        low, high = (naming.get("words") or {}).get(name, [f"low {title}", f"high {title}"])
         traits.append((high if effect > 0 else low, abs(effect)))
     for name in spec.categorical:
         for label in spec.schema.columns[name].codes.values():

@@ -11,6 +11,7 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
+from customer_segmentation.features import FeatureSpec
 from customer_segmentation.pipelines.reporting.nodes import served_outputs
 from customer_segmentation.pipelines.reporting.plots import (
     plot_elbow,
@@ -24,6 +25,11 @@ from customer_segmentation.pipelines.reporting.plots import (
 from customer_segmentation.pipelines.reporting.report import build_report
 
 NAMES = {"0": "Older · higher income", "1": "Younger"}
+SPEC = FeatureSpec.from_params(
+    {"columns": {"a": {"kind": "numeric", "label": "Spend per year", "unit": "EUR"},
+                 "x": {"kind": "binary", "codes": {0: "no", 1: "yes"}, "label": "Has the app"}}},
+    {"numeric": ["a"], "binary": ["x"]},
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -70,7 +76,8 @@ def test_report_is_one_offline_page(fitted):
                "rows_rejected": 0, "violations": {}}  # fmt: skip
     figures = [plot_elbow(k_selection, model), plot_segment_sizes(profiles, NAMES)]
     page = build_report(
-        profiles, NAMES, summary, k_selection, SimpleNamespace(algorithm="kmeans", k=2),
+        profiles, NAMES, summary, k_selection, SimpleNamespace(algorithm="kmeans", k=2,
+                                                               spec=SPEC),
         {"min_segment_share": 0.5}, "abc123", *figures,
     )  # fmt: skip
     assert page.startswith("<!DOCTYPE html>") and "Older · higher income" in page
@@ -79,6 +86,7 @@ def test_report_is_one_offline_page(fitted):
     assert f"<th>Davies–Bouldin</th><td>{chosen['davies_bouldin']:,.3f}</td>" in page
     assert "60 customers (60%)" in page and "abc123" in page
     assert page.count("under min_segment_share (50%)") == 1  # the 40% segment
+    assert "<th>Spend per year mean (EUR)</th>" in page and "<th>Has the app: yes</th>" in page
     assert not re.search(r"<script[^>]+src=", page)  # no CDN: plotly.js is inlined
     assert page.count('class="plotly-graph-div"') == 2
     assert page.count("plotly.js v") == 1  # the library once

@@ -64,10 +64,11 @@ def _no_boolean(value: Any) -> Any:
 
 
 def _bounds(spec: ColumnSpec) -> dict[str, Any]:
-    bounds: dict[str, Any] = {"description": f"{spec.kind} column"}
+    title = spec.title + (f" ({spec.unit})" if spec.unit else "")
+    bounds: dict[str, Any] = {"description": f"{title}: {spec.kind} column"}
     if spec.codes:
         legend = ", ".join(f"{code} = {label}" for code, label in spec.codes.items())
-        bounds["description"] = f"{spec.kind}: {legend}"
+        bounds["description"] = f"{title}: {spec.kind}, {legend}"
     if spec.min is not None:
         bounds["ge"] = spec.min
     if spec.max is not None:

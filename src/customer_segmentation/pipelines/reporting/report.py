@@ -82,7 +82,7 @@ def build_report(
 <style>{STYLE}</style></head><body>
 <h1>Customer segmentation</h1>
 <h2>Segments</h2>{cards}
-<h2>Profiles</h2>{_profile_table(segment_profiles, segment_names)}
+<h2>Profiles</h2>{_profile_table(segment_profiles, segment_names, _row_titles(segmenter))}
 <h2>Model</h2>{_facts_table(facts)}
 <h2>Data quality</h2>{_facts_table(quality)}
 <h2>Plots</h2>{plots}
@@ -93,7 +93,19 @@ def _customers(count: int) -> str:
     return "1 customer" if count == 1 else f"{count:,} customers"
 
 
-def _profile_table(profiles: pd.DataFrame, names: dict) -> str:
+def _row_titles(segmenter: Segmenter) -> dict[str, str]:
+    """Profile rows as people read them: column labels, with the unit of a mean or median."""
+    titles = {}
+    for name, column in segmenter.spec.schema.columns.items():
+        unit = f" ({column.unit})" if column.unit else ""
+        for statistic in ("mean", "median"):
+            titles[f"{name} {statistic}"] = f"{column.title} {statistic}{unit}"
+        for label in column.codes.values():
+            titles[f"{name}: {label}"] = f"{column.title}: {label}"
+    return titles
+
+
+def _profile_table(profiles: pd.DataFrame, names: dict, titles: dict[str, str]) -> str:
     table = profiles.set_index("segment").drop(columns=[c for c in profiles if c.endswith(" std")])
     table.index = [segment_name(k, names) if k >= 0 else "All customers" for k in table.index]
     shown = table.T.astype(object)
@@ -104,7 +116,7 @@ def _profile_table(profiles: pd.DataFrame, names: dict) -> str:
             shown.loc[row] = [f"{v:.0%}" for v in table[row]]
         elif row.endswith((" mean", " median")):
             shown.loc[row] = [f"{v:,.1f}" for v in table[row]]
-    return shown.to_html(escape=True)
+    return shown.rename(index=titles).to_html(escape=True)
 
 
 def _facts_table(facts: dict[str, Any]) -> str:
