@@ -9,20 +9,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.config import OmegaConfigLoader
 
+from customer_segmentation.config_loader import ProjectConfigLoader
 from customer_segmentation.data_generator import generate_customers
 from customer_segmentation.features import FeatureSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+PUBLIC_DATA = SHARED_DATA / "public"
 REFERENCE_CSV = SHARED_DATA / "segmentation_data.csv"
 
 
 @functools.cache
-def project_parameters() -> dict[str, Any]:
-    """The project's parameters, read from conf/ as `kedro run` reads them."""
-    loader = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="local")
+def project_parameters(env: str | None = None) -> dict[str, Any]:
+    """The project's parameters, read from conf/ as `kedro run --env=ENV` reads them."""
+    loader = ProjectConfigLoader(
+        str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="local", env=env
+    )  # fmt: skip
     return loader["parameters"]
 
 

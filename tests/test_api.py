@@ -170,8 +170,8 @@ def test_kedro_env_chooses_the_configuration_as_for_kedro_run(
         ({"Age": 34.5}, "Age", "int_from_float"),
         ({"Income": "lots"}, "Income", "float_parsing"),
         ({"Education": 7}, "Education", "literal_error"),
-        ({"Sex": None}, "Sex", "literal_error"),
-        ({"Colour": "red"}, "Colour", "extra_forbidden"),
+        ({"Sex": "2"}, "Sex", "literal_error"),
+        ({"Sex": None}, "Sex", "missing_value"),
     ],
 )
 def test_invalid_customer_is_422_naming_record_and_field(client, trained, change, field, type_):
@@ -183,6 +183,18 @@ def test_invalid_customer_is_422_naming_record_and_field(client, trained, change
         {"record": 2, "field": field, "message": answer.json()["detail"][0]["message"],
          "type": type_}
     ]  # fmt: skip
+
+
+def test_a_customer_is_read_as_the_pipeline_reads_a_raw_row(client, trained):
+    """Keys that are no column are ignored; a null is a missing value, named as in batch."""
+    customers = _body(trained[1].head(2))["customers"]
+    customers[0] = customers[0] | {"Colour": "red", "Notes": None}
+    answer = client.post("/predict", json={"customers": customers})
+    assert answer.status_code == 200 and len(answer.json()["predictions"]) == 2
+    customers[1] = customers[1] | {"Income": None}
+    problem = client.post("/predict", json={"customers": customers}).json()["detail"]
+    assert problem == [{"record": 1, "field": "Income", "message": "Income: missing value",
+                        "type": "missing_value"}]  # fmt: skip
 
 
 def test_missing_field_and_malformed_bodies_are_422(client, trained):
@@ -300,8 +312,11 @@ def test_openapi_and_docs(client):
         spec["paths"]
     )
     customer = spec["components"]["schemas"]["Customer"]
-    assert customer["additionalProperties"] is False
+    assert "additionalProperties" not in customer  # other keys are ignored, as in a raw file
     assert customer["properties"]["Age"]["maximum"] == 100
+    assert customer["properties"]["Income"]["description"].startswith("Income (USD per year)")
+    assert set(customer["required"]) == {"ID", "Sex", "Marital status", "Age", "Education",
+                                         "Income", "Occupation", "Settlement size"}  # fmt: skip
     assert client.get("/docs").status_code == 200
 
 

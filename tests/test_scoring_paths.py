@@ -23,7 +23,7 @@ from customer_segmentation.api import create_app
 from customer_segmentation.data_generator import generate_customers
 from customer_segmentation.schema import ROW_INDEX
 
-from .conftest import PROJECT_ROOT, REFERENCE_CSV, project_parameters
+from .conftest import PROJECT_ROOT, PUBLIC_DATA, REFERENCE_CSV, project_parameters
 from .kedro_project import Project, copy_project, shop_customers
 
 pytestmark = pytest.mark.slow
@@ -80,8 +80,27 @@ def _log_income_no_id(project: Project) -> tuple[str | None, dict[str, pd.DataFr
     return "log_income", {"training": training, "generated_with_bad_rows": raw}
 
 
-CASES = {"default": _default, "byo": _byo, "log1p_income_no_id": _log_income_no_id}
-ID_COLUMNS = {"byo": "customer_id", "log_income": ROW_INDEX}
+def _example(env: str, file: str):
+    """A committed example environment (conf/<env>/) on its public table, as it is."""
+
+    def case(project: Project) -> tuple[str | None, dict[str, pd.DataFrame | Path]]:
+        path = PUBLIC_DATA / file
+        if not path.exists():
+            pytest.skip(f"public table absent: {path} (see ../shared/data/public/SOURCES.md)")
+        return env, {"training": path}
+
+    return case
+
+
+CASES = {
+    "default": _default, "byo": _byo, "log1p_income_no_id": _log_income_no_id,
+    "credit_card": _example("credit_card", "credit_card_customers.csv"),
+    "bank_marketing": _example("bank_marketing", "bank_marketing.csv"),
+}  # fmt: skip
+ID_COLUMNS = {"byo": "customer_id", "log_income": ROW_INDEX, "credit_card": "CUST_ID",
+              "bank_marketing": ROW_INDEX}  # fmt: skip
+SEPARATORS = {"bank_marketing": ";"}
+EXAMPLES = ("credit_card", "bank_marketing")  # as conf/<env>/catalog.yml reads the raw file
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -89,11 +108,17 @@ def trained(request, tmp_path_factory) -> tuple[Project, str | None, dict[str, P
     """A tracked training run of one configuration, and the raw files to score."""
     project = copy_project(tmp_path_factory.mktemp(request.param))
     env, tables = CASES[request.param](project)
-    project.run(*([f"--env={env}"] if env else []), tracking=True)
     paths = {}
     for name, table in tables.items():
+        if isinstance(table, Path):  # a file as it is delivered
+            paths[name] = table
+            continue
         paths[name] = project.data(f"01_raw/score_{name}.csv")
         table.to_csv(paths[name], index=False)
+    delivered = isinstance(tables["training"], Path)
+    project.run(*([f"--env={env}"] if env else []),
+                *([f"--params=raw_data_path={paths['training']}"] if delivered else []),
+                tracking=True)  # fmt: skip
     return project, env, paths
 
 
@@ -103,13 +128,14 @@ def _batch(project: Project, env: str | None, path: Path) -> pd.DataFrame:
     return pd.read_parquet(project.data("07_model_output/scored_customers.parquet"))
 
 
-def _mlflow(project: Project, paths: dict[str, Path]) -> dict[str, pd.DataFrame]:
+def _mlflow(project: Project, paths: dict[str, Path], sep: str) -> dict[str, pd.DataFrame]:
     """The registered model's answers for each file, from one fresh process."""
     output = project.python(
         "import json, mlflow, pandas as pd\n"
         "model = mlflow.pyfunc.load_model('models:/customer-segmentation/latest')\n"
         f"paths = {json.dumps({name: str(path) for name, path in paths.items()})}\n"
-        "answers = {name: model.predict(pd.read_csv(path)).to_json(orient='split', index=False)\n"
+        f"read = lambda path: pd.read_csv(path, sep={sep!r})\n"
+        "answers = {name: model.predict(read(path)).to_json(orient='split', index=False)\n"
         "           for name, path in paths.items()}\n"
         "print(json.dumps(answers))\n"
     )
@@ -118,10 +144,12 @@ def _mlflow(project: Project, paths: dict[str, Path]) -> dict[str, pd.DataFrame]
             for name, answer in answers.items()}  # fmt: skip
 
 
-def _http(project: Project, env: str | None, path: Path, id_column: str) -> pd.DataFrame:
+def _http(
+    project: Project, env: str | None, path: Path, id_column: str, sep: str
+) -> pd.DataFrame:
     """Every row's answer over HTTP: reasons from the CSV upload's 422, segments from
     `/predict/csv` and `/predict` on the valid rows."""
-    raw = pd.read_csv(path)
+    raw = pd.read_csv(path, sep=sep)
     ids = raw.index.to_series() if id_column == ROW_INDEX else raw[id_column]
     answer = pd.DataFrame({id_column: ids, "segment": pd.NA,
                            "segment_name": None, "reason": None})  # fmt: skip
@@ -133,9 +161,12 @@ def _http(project: Project, env: str | None, path: Path, id_column: str) -> pd.D
         else:
             assert upload.status_code == 200, upload.text
         valid = raw[answer["reason"].isna()]
-        csv = client.post("/predict/csv", files={"file": ("c.csv", valid.to_csv(index=False))})
+        upload = valid.to_csv(index=False, sep=sep)
+        csv = client.post("/predict/csv", files={"file": ("c.csv", upload)})
         body = {"customers": json.loads(valid.to_json(orient="records"))}
-        predictions = pd.DataFrame(client.post("/predict", json=body).json()["predictions"])
+        predicted = client.post("/predict", json=body)
+        assert predicted.status_code == 200, predicted.text[:1000]
+        predictions = pd.DataFrame(predicted.json()["predictions"])
     from_csv = pd.read_csv(io.StringIO(csv.text), dtype={id_column: ids.dtype})
     if id_column == ROW_INDEX:  # a request's customers are known by their place in it
         assert predictions[ROW_INDEX].tolist() == from_csv[ROW_INDEX].tolist() == list(
@@ -160,12 +191,12 @@ def _comparable(scored: pd.DataFrame, id_column: str) -> pd.DataFrame:
 
 def test_batch_scoring_the_mlflow_model_and_the_api_agree(trained):
     project, env, paths = trained
-    id_column = ID_COLUMNS.get(env, "ID")
-    from_mlflow = _mlflow(project, paths)
+    id_column, sep = ID_COLUMNS.get(env, "ID"), SEPARATORS.get(env, ",")
+    from_mlflow = _mlflow(project, paths, sep)
     for name, path in paths.items():
         batch = _comparable(_batch(project, env, path), id_column)
         mlflow = _comparable(from_mlflow[name], id_column)
-        http = _comparable(_http(project, env, path, id_column), id_column)
+        http = _comparable(_http(project, env, path, id_column, sep), id_column)
         pd.testing.assert_frame_equal(mlflow, batch, obj=f"{name}: MLflow vs batch")
         pd.testing.assert_frame_equal(http, batch, obj=f"{name}: API vs batch")
         assert batch["segment"].notna().sum() > 0.9 * len(batch), name
@@ -177,3 +208,21 @@ def test_batch_scoring_the_mlflow_model_and_the_api_agree(trained):
             scored = batch.dropna(subset=["segment"])
             assert scored["segment"].tolist() == segments["segment"].tolist()
             assert scored[id_column].tolist() == segments[id_column].astype(str).tolist()
+    if env in EXAMPLES:
+        _assert_an_example_holds_the_rules(project, env)
+
+
+def _assert_an_example_holds_the_rules(project: Project, env: str) -> None:
+    """PRODUCT §5's counts, no segment under min_segment_share, names by column labels."""
+    summary = json.loads(project.data("08_reporting/data_quality_summary.json").read_text())
+    assert summary["rows_raw"] == summary["rows_primary"] + summary["rows_rejected"]
+    assert summary["rejected_share"] <= 0.05
+    parameters = project_parameters(env)
+    segments = pd.read_parquet(project.data("07_model_output/customer_segments.parquet"))
+    shares = segments["segment"].value_counts(normalize=True)
+    assert shares.min() >= parameters["clustering"]["min_segment_share"], shares
+    names = json.loads(project.data("07_model_output/segment_names.json").read_text())
+    labelled = [name for name, column in parameters["raw_schema"]["columns"].items()
+                if column.get("label") and name not in column["label"]]  # fmt: skip
+    for name in names.values():
+        assert not [column for column in labelled if column in name], name

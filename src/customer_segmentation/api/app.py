@@ -85,7 +85,7 @@ def create_app(project_path: str | Path | None = None, env: str | None = None,
     app.add_exception_handler(RequestValidationError, _invalid_request)
 
     protected = [Depends(authorised)] if settings.api_key else []  # the spec says so too
-    request_model = batch_model(customer_model(config.spec.schema))
+    request_model = batch_model(customer_model(config.spec))
     if not docs_open:
         app.include_router(docs.create_router(app), dependencies=protected)
     app.include_router(probes.router)

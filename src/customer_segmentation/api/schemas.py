@@ -2,7 +2,9 @@
 
 A user's own table (another conf environment) gets its own request model without code:
 every schema column becomes a field named as the raw column, typed and bounded as the
-schema says (categorical columns accept exactly their legend codes), unknown keys refused.
+schema says (categorical columns accept exactly their legend codes). As the pipeline reads
+raw rows: keys that are no column are ignored, a column that is no feature may be left out,
+and a null is a "missing value".
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
+from customer_segmentation.features import FeatureSpec
 from customer_segmentation.schema import ColumnSpec, RawSchema
 
 PYTHON_TYPES = {"int": int, "float": float, "str": str}
@@ -25,23 +28,42 @@ def field_names(schema: RawSchema) -> dict[str, str]:
     return {name: f"field_{index}" for index, name in enumerate(schema.raw_columns)}
 
 
-def customer_model(schema: RawSchema) -> type[BaseModel]:
-    """A pydantic model of one raw customer row."""
+def customer_model(spec: FeatureSpec) -> type[BaseModel]:
+    """A pydantic model of one raw customer row: the identifier and every feature required,
+    other columns optional, other keys ignored."""
+    schema = spec.schema
+    needed = {spec.id_column, *spec.columns}
     fields: dict[str, Any] = {}
     for name, attribute in field_names(schema).items():
-        spec = schema.columns[name]
-        fields[attribute] = (_annotation(spec), Field(alias=name, **_bounds(spec)))
-    config = ConfigDict(extra="forbid", populate_by_name=False, title="Customer")
+        column = schema.columns[name]
+        if name in needed:
+            fields[attribute] = (_annotation(column), Field(alias=name, **_bounds(column)))
+        else:
+            fields[attribute] = (_annotation(column) | None,
+                                 Field(None, alias=name, **_bounds(column)))  # fmt: skip
+    config = ConfigDict(extra="ignore", populate_by_name=False, title="Customer")
     return create_model("Customer", __config__=config, **fields)
 
 
 def _annotation(spec: ColumnSpec) -> Any:
     """The field's type, parsed as pydantic's lax mode does ("34" is 34, as in a CSV), but
-    never a boolean for a number or a code."""
+    never a boolean for a number or a code, and a null named as the pipeline names it."""
+    present = BeforeValidator(_present(spec.name))
     if spec.codes:
         as_code = _integer_code if spec.dtype == "int" else _no_boolean
-        return Annotated[Literal[tuple(spec.codes)], BeforeValidator(as_code)]
-    return Annotated[PYTHON_TYPES[spec.dtype], BeforeValidator(_no_boolean)]
+        return Annotated[Literal[tuple(spec.codes)], BeforeValidator(as_code), present]
+    return Annotated[PYTHON_TYPES[spec.dtype], BeforeValidator(_no_boolean), present]
+
+
+def _present(name: str) -> Any:
+    """A validator that refuses a null with the pipeline's reason, ``<column>: missing value``."""
+
+    def check(value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("missing_value", f"{name}: missing value")
+        return value
+
+    return check
 
 
 def _integer_code(value: Any) -> Any:
