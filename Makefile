@@ -21,6 +21,8 @@ WORKERS ?= 1
 CHROMIUM := /usr/bin/chromium
 ROWS ?= 2000
 SEED ?= 2026
+ENV ?=
+ENV_OPTION := $(if $(ENV),--env=$(ENV))
 
 .PHONY: help install run test docker-test lint bench data viz notebook mlflow-ui score serve clean
 .DEFAULT_GOAL := help
@@ -38,8 +40,8 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 install: $(VENV)/.synced  ## Create .venv from uv.lock (idempotent)
 
-run: install  ## Run the default pipeline on data/01_raw/customers.csv
-	$(BIN)/kedro run
+run: install  ## Run the default pipeline on data/01_raw/customers.csv (ENV=conf environment)
+	$(BIN)/kedro run $(ENV_OPTION)
 
 # The browser tests use Debian's chromium; installed here where apt-get may run, else skipped.
 $(CHROMIUM):
@@ -76,12 +78,12 @@ notebook: install  ## Open the notebooks in JupyterLab with the Kedro kernel (ca
 mlflow-ui: install  ## Browse tracked runs and models on 127.0.0.1:5000 (store and address: conf/base/mlflow.yml)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/kedro mlflow ui  # it starts the `mlflow` on PATH
 
-serve: install  ## Serve the last run's model over HTTP (HOST=127.0.0.1 PORT=8000 WORKERS=1)
-	$(BIN)/uvicorn customer_segmentation.api:create_app --factory \
+serve: install  ## Serve the last run's model over HTTP (HOST=127.0.0.1 PORT=8000 WORKERS=1 ENV=)
+	$(if $(ENV),CUSTOMER_SEGMENTATION_ENV=$(ENV)) $(BIN)/uvicorn customer_segmentation.api:create_app --factory \
 		--host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-score: install  ## Score a raw customer file with the latest model (RAW=path)
-	$(BIN)/kedro run --pipelines=inference $(if $(RAW),--params=raw_data_path=$(RAW))
+score: install  ## Score a raw customer file with the latest model (RAW=path ENV=)
+	$(BIN)/kedro run --pipelines=inference $(ENV_OPTION) $(if $(RAW),--params=raw_data_path=$(RAW))
 
 clean:  ## Remove the environment, every pipeline output and the MLflow store
 	rm -rf $(VENV) $(TOOLS) mlflow.db mlartifacts
