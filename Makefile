@@ -19,6 +19,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 CHROMIUM := /usr/bin/chromium
+POSTGRES := /usr/bin/pg_ctlcluster
 ROWS ?= 2000
 SEED ?= 2026
 ENV ?=
@@ -49,7 +50,13 @@ $(CHROMIUM):
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "chromium is not installed: the browser tests will be skipped"; fi
 
-test: install | $(CHROMIUM)  ## Lint, then run the test suite (with browser tests where Chromium is)
+# The SQL-source tests start Debian's PostgreSQL; installed here where apt-get may run, else skipped.
+$(POSTGRES):
+	@-if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else echo "postgresql is not installed: the SQL-source tests will be skipped"; fi
+
+test: install | $(CHROMIUM) $(POSTGRES)  ## Lint, then run the test suite (with browser tests where Chromium is)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -m "not docker and not timing"
 	$(BIN)/pytest -m timing -n 0

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 
 @contextmanager
@@ -53,3 +58,45 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float) -> None:
         except OSError:
             time.sleep(0.5)
     raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+@contextmanager
+def running_postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server on 127.0.0.1, its data in a temporary folder; stopped and
+    removed on exit.
+
+    Uses Debian's ``postgresql`` binaries. PostgreSQL refuses to run as root, so as root the
+    server runs as the ``postgres`` user on a folder it owns (under the system's temporary
+    folder: pytest's own are private to root).
+
+    Yields:
+        Its SQLAlchemy URL, ``postgresql+psycopg://postgres@127.0.0.1:<port>/postgres``.
+    """
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not binaries:
+        pytest.skip("PostgreSQL is not installed (Debian's postgresql; make test installs it "
+                    "where apt-get may run)")  # fmt: skip
+    bin_dir = binaries[-1].parent
+    with tempfile.TemporaryDirectory(prefix="customer-segmentation-pg-") as folder:
+        data = Path(folder) / "pgdata"
+        data.mkdir()
+        as_owner: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres")
+            shutil.chown(data, "postgres")
+            as_owner = ["runuser", "-u", "postgres", "--"]
+        yield from _postgres(bin_dir, data, as_owner)
+
+
+def _postgres(bin_dir: Path, data: Path, as_owner: list[str]) -> Iterator[str]:
+    run = functools.partial(subprocess.run, check=True, capture_output=True, timeout=120)
+    run([*as_owner, str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"])
+    port = free_port()
+    options = f"-h 127.0.0.1 -p {port} -k {data}"
+    log = data / "server.log"  # the server's output: not a pipe that `run` would wait on
+    run([*as_owner, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log),
+         "-w", "start"])  # fmt: skip
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        run([*as_owner, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
