@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 import shutil
@@ -9,10 +10,11 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from customer_segmentation.data_generator import generate_customers
 
-from .conftest import PROJECT_ROOT, REFERENCE_CSV
+from .conftest import PROJECT_ROOT, REFERENCE_CSV, project_parameters
 from .kedro_project import Project, copy_project, shop_customers
 
 pytestmark = pytest.mark.slow
@@ -225,18 +227,26 @@ def test_a_byte_invalid_in_the_encoding_names_its_line_and_the_option(project):
 def test_a_numeric_only_table_fits_kmeans_alone(project):
     """K-Prototypes needs categorical features: without any it is skipped with one line, the
     tracked run logs K-Means' model, and a run that cannot serve what is asked says why."""
+    income = "Annual Income (k$)"  # a name MLflow refuses as a parameter name
+    raw_schema = copy.deepcopy(project_parameters()["raw_schema"])
+    raw_schema["columns"] = {income if name == "Income" else name: column
+                             for name, column in raw_schema["columns"].items()}  # fmt: skip
     (project.root / "conf" / "numeric").mkdir()
-    (project.root / "conf" / "numeric" / "parameters.yml").write_text(
-        "features:\n  numeric: [Age, Income]\n  ordinal: []\n  nominal: []\n"
-    )
+    (project.root / "conf" / "numeric" / "parameters.yml").write_text(yaml.safe_dump({
+        "raw_schema": raw_schema,
+        "features": {"numeric": ["Age", income], "ordinal": [], "binary": [], "nominal": []},
+    }))  # fmt: skip
+    raw = pd.read_csv(project.data("01_raw/customers.csv")).rename(columns={"Income": income})
+    raw.to_csv(project.data("01_raw/customers.csv"), index=False)
     output = project.run("--env=numeric", tracking=True)
+    assert "not a valid name" not in output  # parameters named after the column: renamed
     assert output.count("K-Prototypes is skipped: the features have no categorical column") == 1
     assert "Created version '1' of model 'customer-segmentation'" in output
     assert "KedroMlflowPipelineMLError" not in output
     assert not project.data(OUTPUTS_KPROTOTYPES).exists()
     assert not project.data("06_models/kprototypes_model.pkl").exists()
     segmenter = pickle.loads(project.latest("06_models/segmenter.pkl").read_bytes())
-    assert segmenter.algorithm == "kmeans" and segmenter.spec.numeric == ("Age", "Income")
+    assert segmenter.algorithm == "kmeans" and segmenter.spec.numeric == ("Age", income)
     report = project.data("08_reporting/segmentation_report.html").read_text()
     assert "kmeans (k = " in report and "K-Prototypes" not in report
 

@@ -5,7 +5,8 @@
 - ``RunCompletionHook``: when a run has succeeded, the versions it wrote of
   ``CompletedRunPickleDataset`` datasets (the ``segmenter``) become the ones served.
 - ``TrackingTagsHook``: tags each MLflow run with the git commit, a hash of the raw data and
-  the process that runs it; marks FAILED the runs left RUNNING by killed processes.
+  the process that runs it; marks FAILED the runs left RUNNING by killed processes; keeps
+  kedro-mlflow's renaming of parameter names MLflow refuses quiet.
 """
 
 from __future__ import annotations
@@ -93,6 +94,13 @@ class TrackingTagsHook:
     (``trylast``) and do nothing when tracking is off, i.e. when no run is active.
     """
 
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Silence kedro-mlflow's notice for each parameter name it renames for MLflow."""
+        hook_logger = logging.getLogger("kedro_mlflow.framework.hooks.mlflow_hook")
+        if not any(isinstance(f, RenamedParameterNotice) for f in hook_logger.filters):
+            hook_logger.addFilter(RenamedParameterNotice())
+
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
         """Tag the run with the git commit; give the pipeline the run id as ``mlflow_run_id``."""
@@ -110,6 +118,18 @@ class TrackingTagsHook:
         if dataset_name == "data_quality_summary" and mlflow.active_run():
             tags = {"raw_data_sha256": data["raw_data_sha256"], "raw_rows": data["rows_raw"]}
             mlflow.set_tags(tags)
+
+
+class RenamedParameterNotice(logging.Filter):
+    """Drops kedro-mlflow's warning for each parameter name MLflow refuses.
+
+    kedro-mlflow already logs such a parameter under a valid name (``Annual Income (k$)``
+    becomes ``Annual Income _k__``), but warns once per parameter and node: 18 warnings a
+    run for one such column, which bury the lines that matter.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is not a valid name for a mlflow param" not in record.getMessage()
 
 
 def fail_runs_of_dead_processes(active: Any) -> None:
