@@ -31,7 +31,9 @@ LOG_INCOME = {
     "numeric": [
         {"column": "Age", "clip": [0.05, 0.95]},
         {"column": "Income", "transform": "log1p"},
+        {"column": "income_per_age", "transform": "signed_log1p"},
     ],
+    "derived": {"income_per_age": {"ratio": ["Income", "Age"], "label": "income per year of age"}},
     "ordinal": ["Education", "Occupation", "Settlement size"],
     "binary": ["Sex", "Marital status"],
     "nominal": [],
@@ -65,8 +67,8 @@ def _byo(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
 
 
 def _log_income_no_id(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
-    """log1p on Income and Age clipped at training quantiles, in a table without an
-    identifier: rows are known by their position."""
+    """log1p on Income, Age clipped at training quantiles and a derived feature (income per
+    year of age), in a table without an identifier: rows are known by their position."""
     raw_schema = copy.deepcopy(project_parameters()["raw_schema"])
     del raw_schema["id_column"], raw_schema["columns"]["ID"]
     (project.root / "conf/log_income").mkdir()

@@ -61,6 +61,60 @@ TRANSFORMS = {
 SCALERS = ("standard", "minmax", "robust")
 
 
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator``, and 0 where the denominator is 0 (spend per visit of a
+    customer without visits)."""
+    safe = np.where(denominator == 0, 1.0, denominator)
+    return np.where(denominator == 0, 0.0, numerator / safe)
+
+
+# Operation: (function of the operand arrays, fewest operands, most operands or None).
+OPERATIONS: dict[str, tuple[Callable[..., np.ndarray], int, int | None]] = {
+    "sum": (lambda *columns: functools.reduce(np.add, columns), 2, None),
+    "difference": (np.subtract, 2, 2),
+    "product": (lambda *columns: functools.reduce(np.multiply, columns), 2, None),
+    "ratio": (_ratio, 2, 2),
+    "years_since": (None, 1, 1),  # as_of's year minus a year column: age from a birth year
+}
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A numeric feature computed from others, declared in ``features.derived``.
+
+    Attributes:
+        name: The feature's name.
+        operation: A key of ``OPERATIONS``.
+        operands: The raw numeric columns or earlier derived features it is computed from.
+        label: What people call it, or ``None``.
+    """
+
+    name: str
+    operation: str
+    operands: tuple[str, ...]
+    label: str | None = None
+
+    @classmethod
+    def from_params(cls, name: str, params: Mapping[str, Any]) -> Derivation:
+        """Parse ``{<operation>: [operands], label: ...}``; anything else raises ``ValueError``."""
+        operations = [key for key in params if key != "label"]
+        if len(operations) != 1 or operations[0] not in OPERATIONS:
+            raise ValueError(
+                f"features.derived.{name}: write one operation of {', '.join(OPERATIONS)} "
+                f"with its columns, such as {{sum: [a, b]}}; got {dict(params)!r}"
+            )
+        operation = operations[0]
+        operands = params[operation]
+        operands = [operands] if isinstance(operands, str) else list(operands or [])
+        _, fewest, most = OPERATIONS[operation]
+        if len(operands) < fewest or (most is not None and len(operands) > most):
+            count = f"{fewest}" if most == fewest else f"at least {fewest}"
+            raise ValueError(
+                f"features.derived.{name}: {operation} takes {count} column(s), got {operands}"
+            )
+        return cls(name, operation, tuple(map(str, operands)), params.get("label"))
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """Which raw columns become features, and how; parsed once from ``conf/``.
@@ -75,6 +129,8 @@ class FeatureSpec:
         binary: Two-code columns encoded as their legend position, 0 or 1, never scaled.
         clips: Per numeric feature, the training quantiles ``(low, high)`` its raw values are
             clipped to before the transform, or ``None``.
+        derived: Numeric features computed from raw columns (``features.derived``), in order.
+        as_of_year: The year of ``features.as_of``, for ``years_since``.
     """
 
     schema: RawSchema
@@ -85,6 +141,8 @@ class FeatureSpec:
     scaler: str = "standard"
     binary: tuple[str, ...] = ()
     clips: tuple[tuple[float, float] | None, ...] = ()
+    derived: tuple[Derivation, ...] = ()
+    as_of_year: int | None = None
 
     @classmethod
     def from_params(cls, raw_schema: Mapping[str, Any], features: Mapping[str, Any]) -> FeatureSpec:
@@ -115,7 +173,10 @@ class FeatureSpec:
             scaler=features.get("scaler", "standard"),
             binary=tuple(features.get("binary") or []),
             clips=tuple(clips) if any(clips) else (),
-        )
+            derived=tuple(Derivation.from_params(str(name), params or {})
+                          for name, params in (features.get("derived") or {}).items()),
+            as_of_year=_year(features.get("as_of")),
+        )  # fmt: skip
         spec._check()
         return spec
 
@@ -137,8 +198,54 @@ class FeatureSpec:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """Every raw feature column: the numeric ones, then the categorical ones."""
-        return (*self.numeric, *self.categorical)
+        """Every raw column the features are made from: numeric inputs, then categorical."""
+        return (*self.inputs, *self.categorical)
+
+    @functools.cached_property
+    def inputs(self) -> tuple[str, ...]:
+        """The raw numeric columns read: the numeric features' own, or their operands'."""
+        by_name = {derivation.name: derivation for derivation in self.derived}
+
+        def raw(name: str) -> list[str]:
+            if name not in by_name:
+                return [name]
+            return [column for operand in by_name[name].operands for column in raw(operand)]
+
+        return tuple(dict.fromkeys(column for name in self.numeric for column in raw(name)))
+
+    def derive(self, inputs: np.ndarray) -> np.ndarray:
+        """The numeric features from the raw ``inputs`` columns, ``(n_rows, len(numeric))``.
+
+        Without derived features the inputs are the features, returned as they are.
+        """
+        if not self.derived:
+            return inputs
+        values = {name: inputs[:, i] for i, name in enumerate(self.inputs)}
+        for derivation in self.derived:
+            operands = [values[operand] for operand in derivation.operands]
+            if derivation.operation == "years_since":
+                values[derivation.name] = self.as_of_year - operands[0]
+            else:
+                values[derivation.name] = OPERATIONS[derivation.operation][0](*operands)
+        return np.column_stack([values[name] for name in self.numeric]).reshape(
+            len(inputs), len(self.numeric)
+        )  # fmt: skip
+
+    def with_derived(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with a column for each derived numeric feature (for profiles)."""
+        if not self.derived:
+            return frame
+        numeric = self.derive(frame[list(self.inputs)].to_numpy(dtype=np.float64))
+        derived = {derivation.name for derivation in self.derived}
+        return frame.assign(**{name: numeric[:, i] for i, name in enumerate(self.numeric)
+                               if name in derived})  # fmt: skip
+
+    def title(self, name: str) -> str:
+        """What people call a feature: its label, else its name."""
+        for derivation in self.derived:
+            if derivation.name == name:
+                return derivation.label or name
+        return self.schema.columns[name].title
 
     def codes(self, name: str) -> tuple[Any, ...]:
         """A categorical feature's legend codes; a code's position is its index here."""
@@ -178,7 +285,7 @@ class FeatureSpec:
         Returns:
             Reasons by index label, only for the failing rows.
         """
-        numeric = frame[list(self.numeric)].to_numpy(dtype=np.float64)
+        numeric = self.derive(frame[list(self.inputs)].to_numpy(dtype=np.float64))
         reasons: dict[Any, list[str]] = {}
         for row, _, message in self.domain_problems(numeric):
             reasons.setdefault(frame.index[row], []).append(message)
@@ -186,7 +293,10 @@ class FeatureSpec:
                          dtype="object")  # fmt: skip
 
     def _check(self) -> None:
-        groups = {"numeric": self.numeric, "ordinal": self.ordinal, "binary": self.binary,
+        _check_derived_of(self)
+        derived = {derivation.name for derivation in self.derived}
+        raw_numeric = tuple(name for name in self.numeric if name not in derived)
+        groups = {"numeric": raw_numeric, "ordinal": self.ordinal, "binary": self.binary,
                   "nominal": self.nominal}  # fmt: skip
         expected = {"numeric": ("numeric",), "ordinal": CATEGORICAL_KINDS,
                     "binary": CATEGORICAL_KINDS, "nominal": CATEGORICAL_KINDS}  # fmt: skip
@@ -206,12 +316,49 @@ class FeatureSpec:
                     f"features.binary lists {name!r}, which has {len(self.codes(name))} codes; "
                     "a binary feature has exactly two (list it as ordinal or nominal)"
                 )
-        if len(set(self.columns)) != len(self.columns):
+        if len(set(self.numeric + self.categorical)) != len(self.numeric + self.categorical):
             raise ValueError("features: a column is listed more than once")
-        if not self.columns:
+        if not self.numeric + self.categorical:
             raise ValueError("features: no feature column is listed")
         if self.scaler not in SCALERS:
             raise ValueError(f"features.scaler must be one of {', '.join(SCALERS)}")
+
+
+def _check_derived_of(spec: FeatureSpec) -> None:
+    known = {name for name, column in spec.schema.columns.items() if column.kind == "numeric"}
+    for derivation in spec.derived:
+        if derivation.name in spec.schema.columns or derivation.name in known:
+            raise ValueError(f"features.derived.{derivation.name}: the name is taken by a "
+                             "raw column or an earlier derived feature")  # fmt: skip
+        for operand in derivation.operands:
+            if operand not in known:
+                raise ValueError(
+                    f"features.derived.{derivation.name}: {operand!r} is no numeric raw column "
+                    "nor an earlier derived feature"
+                )
+        if derivation.operation == "years_since" and spec.as_of_year is None:
+            raise ValueError(
+                f"features.derived.{derivation.name}: years_since counts years up to "
+                "features.as_of; set it to a date, such as 2024-12-31"
+            )
+        if derivation.name in spec.numeric:
+            transform = spec.transforms[spec.numeric.index(derivation.name)]
+            if TRANSFORMS[transform].lowest is not None:
+                raise ValueError(
+                    f"features.numeric: {derivation.name!r} is derived, and a derived value "
+                    f"can fall outside the domain of {transform}: use signed_log1p or asinh"
+                )
+        known.add(derivation.name)
+
+
+def _year(as_of: Any) -> int | None:
+    """The year of ``features.as_of`` (a date or its text), or ``None``."""
+    if as_of is None:
+        return None
+    try:
+        return pd.Timestamp(str(as_of)).year
+    except ValueError as error:
+        raise ValueError(f"features.as_of must be a date, such as 2024-12-31: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -234,7 +381,7 @@ class FittedFeatures:
 
     def arrays(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Raw numeric values and legend positions of typed, valid rows."""
-        numeric = frame[list(self.spec.numeric)].to_numpy(dtype=np.float64)
+        numeric = self.spec.derive(frame[list(self.spec.inputs)].to_numpy(dtype=np.float64))
         positions = np.column_stack([
             pd.Categorical(frame[name], categories=self.spec.codes(name)).codes.astype(np.int64)
             for name in self.spec.categorical
@@ -322,7 +469,7 @@ def fit_features(customers: pd.DataFrame, spec: FeatureSpec) -> FittedFeatures:
     clipped to its training quantiles first (``numpy.quantile``, linear), and so is every row
     scored later.
     """
-    raw = customers[list(spec.numeric)].to_numpy(dtype=np.float64)
+    raw = spec.derive(customers[list(spec.inputs)].to_numpy(dtype=np.float64))
     bounds = _clip_bounds(raw, spec.clips) if spec.clips else None
     numeric = _transformed(raw if bounds is None else np.clip(raw, *bounds), spec.transforms)
     ordinal = np.column_stack([

@@ -124,7 +124,8 @@ def profile_segments(
         ``share``, ``<numeric> mean``, ``median`` and ``std``, and for each categorical code
         ``<column>: <label>``, the share of the segment's customers with that code.
     """
-    merged = customers.merge(segments, on=spec.id_column, validate="one_to_one")
+    merged = spec.with_derived(customers).merge(segments, on=spec.id_column,
+                                                validate="one_to_one")  # fmt: skip
     groups = [(int(k), group) for k, group in merged.groupby("segment", sort=True)]
     groups.append((ALL_CUSTOMERS, merged))
     return pd.DataFrame([_profile(k, group, len(merged), spec) for k, group in groups])
@@ -196,7 +197,7 @@ def _ranked_traits(
     for name in spec.numeric:
         spread = overall[f"{name} std"] or 1.0
         effect = (row[f"{name} mean"] - overall[f"{name} mean"]) / spread
-        title = spec.schema.columns[name].title
+        title = spec.title(name)
         low, high = (naming.get("words") or {}).get(name, [f"low {title}", f"high {title}"])
         traits.append((high if effect > 0 else low, abs(effect)))
     for name in spec.categorical:

@@ -32,7 +32,7 @@ class RequestReader:
         fields = field_names(spec.schema)
         self.id_field = fields.get(spec.id_column)  # None: a customer's place in the request
         self.id_column = spec.id_column
-        self.numeric = [fields[name] for name in spec.numeric]
+        self.inputs = [fields[name] for name in spec.inputs]
         self.categorical = [
             (fields[name], {code: i for i, code in enumerate(spec.codes(name))})
             for name in spec.categorical
@@ -40,14 +40,14 @@ class RequestReader:
         self.spec = spec
 
     def arrays(self, customers: list[Any]) -> tuple[np.ndarray, np.ndarray, list[Any]]:
-        """Raw numeric values, legend positions and identifiers of the customers.
+        """Numeric feature values (derived ones computed), legend positions and identifiers.
 
         Raises:
             HTTPException: 422 for a value outside its feature transform's domain.
         """
-        numeric = np.array(
-            [[getattr(c, f) for f in self.numeric] for c in customers], dtype=np.float64
-        ).reshape(len(customers), len(self.numeric))
+        numeric = self.spec.derive(np.array(
+            [[getattr(c, f) for f in self.inputs] for c in customers], dtype=np.float64
+        ).reshape(len(customers), len(self.inputs)))  # fmt: skip
         positions = np.array(
             [[table[getattr(c, f)] for f, table in self.categorical] for c in customers],
             dtype=np.int64,

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from customer_segmentation.features import FeatureSpec
 from customer_segmentation.pipelines.data_processing.nodes import validate_customers
 from customer_segmentation.pipelines.feature_engineering.nodes import (
     build_kprototypes_input,
@@ -218,3 +219,50 @@ def test_clip_holds_values_at_the_training_quantiles_then_transforms():
                                rtol=0, atol=1e-12)  # fmt: skip
     with pytest.raises(ValueError, match=r"'spend' has clip \[0.9, 0.1\]; write two quantiles"):
         fit_preprocessor(primary, schema, {"numeric": [{"column": "spend", "clip": [0.9, 0.1]}]})
+
+
+DERIVED_SCHEMA = {"columns": {
+    "spend_a": {"kind": "numeric"}, "spend_b": {"kind": "numeric"},
+    "visits": {"kind": "numeric"}, "born": {"kind": "numeric", "dtype": "int"},
+}}  # fmt: skip
+
+
+def test_derived_features_are_computed_from_raw_columns_in_every_path():
+    features = {
+        "numeric": ["total", {"column": "per_visit", "transform": "asinh"}, "age"],
+        "derived": {
+            "total": {"sum": ["spend_a", "spend_b"], "label": "total spend"},
+            "per_visit": {"ratio": ["total", "visits"]},
+            "age": {"years_since": "born"},
+        },
+        "as_of": "2024-06-30", "scaler": "minmax",
+    }  # fmt: skip
+    primary = pd.DataFrame({"row_index": range(3), "spend_a": [10.0, 0.0, 5.0],
+                            "spend_b": [30.0, 0.0, 5.0], "visits": [4.0, 0.0, 1.0],
+                            "born": [1980, 2000, 1990]})  # fmt: skip
+    preprocessor = fit_preprocessor(primary, DERIVED_SCHEMA, features)
+    spec = preprocessor.spec
+    assert spec.inputs == ("spend_a", "spend_b", "visits", "born")
+    assert spec.title("total") == "total spend"
+    numeric = spec.derive(primary[list(spec.inputs)].to_numpy(dtype=float))
+    np.testing.assert_array_equal(numeric, [[40, 10, 44], [0, 0, 24], [10, 10, 34]])
+    model_input = build_model_input(primary, preprocessor)  # a visit-less ratio is 0
+    np.testing.assert_allclose(model_input["per_visit"], [1.0, 0.0, 1.0])
+    np.testing.assert_allclose(model_input["age"], [1.0, 0.0, 0.5])
+
+
+@pytest.mark.parametrize(
+    ("derived", "extra", "message"),
+    [
+        ({"x": {"mean": ["spend_a", "spend_b"]}}, {}, "write one operation of sum, difference"),
+        ({"x": {"ratio": ["spend_a"]}}, {}, "ratio takes 2 column"),
+        ({"x": {"sum": ["spend_a", "nope"]}}, {}, "'nope' is no numeric raw column"),
+        ({"spend_a": {"sum": ["spend_a", "spend_b"]}}, {}, "the name is taken"),
+        ({"x": {"years_since": "born"}}, {}, "set it to a date"),
+        ({"x": {"sum": ["spend_a", "spend_b"]}}, {"transform": "log1p"}, "use signed_log1p"),
+    ],
+)  # fmt: skip
+def test_a_wrong_derived_feature_is_refused_when_read(derived, extra, message):
+    features = {"numeric": [{"column": "x", **extra}], "derived": derived}
+    with pytest.raises(ValueError, match=message):
+        FeatureSpec.from_params(DERIVED_SCHEMA, features)
