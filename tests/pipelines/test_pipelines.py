@@ -47,7 +47,8 @@ def test_default_pipeline_in_memory(pipelines, parameters, raw_customers):
     SequentialRunner().run(pipelines["__default__"], catalog)
     report = catalog.load("segmentation_report")
     assert report.startswith("<!DOCTYPE html>")
-    assert report.count('class="segment"') in range(2, 6)  # one card per segment, k = 2..5
+    assert report.count('class="segment"') in range(4, 11)  # a card per segment of each model
+    assert "Also fitted, not served: K-Prototypes" in report
     assert catalog.load("customers_rejected").empty
 
 

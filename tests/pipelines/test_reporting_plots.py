@@ -72,12 +72,14 @@ def test_each_plot_draws_its_data(fitted):
 
 def test_report_is_one_offline_page(fitted):
     model_input, model, segments, k_selection, profiles, pca = fitted
-    summary = {"raw_data_path": "raw.csv", "rows_raw": 100, "rows_primary": 100,
-               "rows_rejected": 0, "violations": {}}  # fmt: skip
+    summary = {"raw_data_path": "raw.csv", "rows_raw": 103, "rows_primary": 100,
+               "rows_rejected": 3, "violations": {"missing_value": {"a": 2, "x": 1}}}  # fmt: skip
     figures = [plot_elbow(k_selection, model), plot_segment_sizes(profiles, NAMES)]
     page = build_report(
         profiles, NAMES, summary, k_selection, SimpleNamespace(algorithm="kmeans", k=2,
                                                                spec=SPEC),
+        {"kprototypes": {"profiles": profiles.assign(size=[99, 1, 100]),
+                         "names": {"0": "Mostly everyone", "1": "One alone"}}},
         {"min_segment_share": 0.5}, "abc123", *figures,
     )  # fmt: skip
     assert page.startswith("<!DOCTYPE html>") and "Older · higher income" in page
@@ -85,7 +87,9 @@ def test_report_is_one_offline_page(fitted):
     chosen = k_selection.set_index("k").loc[2]
     assert f"<th>Davies–Bouldin</th><td>{chosen['davies_bouldin']:,.3f}</td>" in page
     assert "60 customers (60%)" in page and "abc123" in page
-    assert page.count("under min_segment_share (50%)") == 1  # the 40% segment
+    assert page.count("under min_segment_share (50%)") == 2  # the 40% segment, and One alone
+    assert "Also fitted, not served: K-Prototypes (k = 2)" in page and "1 customer (" in page
+    assert "<tr><td>missing_value</td><td>a</td><td>2</td></tr>" in page
     assert "<th>Spend per year mean (EUR)</th>" in page and "<th>Has the app: yes</th>" in page
     assert not re.search(r"<script[^>]+src=", page)  # no CDN: plotly.js is inlined
     assert page.count('class="plotly-graph-div"') == 2
@@ -101,7 +105,11 @@ def test_the_served_outputs_follow_the_segmenter():
             served, kmeans_segments=kmeans, kprototypes_segments=kprototypes,
             kmeans_profiles=profiles, kprototypes_profiles=kprototypes_profiles,
             kmeans_k_selection=profiles, kprototypes_k_selection=kprototypes_profiles,
+            kmeans_names={0: "K"}, kprototypes_names={0: "P"},
         )  # fmt: skip
+        other = "kprototypes" if algorithm == "kmeans" else "kmeans"
+        expected_names = {"kmeans": {0: "K"}, "kprototypes": {0: "P"}}[other]
+        assert list(outputs[4]) == [other] and outputs[4][other]["names"] == expected_names
         assert outputs[0] is expected and outputs[2] == {0: "A"}
         assert outputs[1] is outputs[3] is (
             profiles if algorithm == "kmeans" else kprototypes_profiles

@@ -37,10 +37,9 @@ PLOTS = {
 }  # fmt: skip
 # Each model's segments, profiles and k sweep, by the names `served_outputs` takes.
 MODEL_OUTPUTS = {
-    "kmeans": ("customer_segments", "segment_profiles", "k_selection"),
-    "kprototypes": (
-        "kprototypes_segments", "kprototypes_segment_profiles", "kprototypes_k_selection"
-    ),
+    "kmeans": ("customer_segments", "segment_profiles", "segment_names", "k_selection"),
+    "kprototypes": ("kprototypes_segments", "kprototypes_segment_profiles",
+                    "kprototypes_segment_names", "kprototypes_k_selection"),
 }  # fmt: skip
 
 
@@ -53,12 +52,13 @@ def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
     by_model = {
         f"{model}_{part}": dataset
         for model in models
-        for part, dataset in zip(("segments", "profiles", "k_selection"), MODEL_OUTPUTS[model],
-                                 strict=True)
+        for part, dataset in zip(("segments", "profiles", "names", "k_selection"),
+                                 MODEL_OUTPUTS[model], strict=True)
     }  # fmt: skip
     served = Node(
         served_outputs, {"segmenter": "segmenter", **by_model},
-        ["served_segments", "served_profiles", "served_names", "served_k_selection"],
+        ["served_segments", "served_profiles", "served_names", "served_k_selection",
+         "other_models"],
         name="served_outputs",
     )  # fmt: skip
     plots = {name: plot for name, plot in PLOTS.items() if plot[2] <= set(models)}
@@ -67,7 +67,7 @@ def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
     report = Node(
         build_report,
         ["served_profiles", "served_names", "data_quality_summary", "served_k_selection",
-         "segmenter", "params:clustering", "mlflow_run_id", *plots],
+         "segmenter", "other_models", "params:clustering", "mlflow_run_id", *plots],
         "segmentation_report", name="build_report",
     )  # fmt: skip
     return Pipeline([served]) + plot_nodes + Pipeline([report])

@@ -22,6 +22,7 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
            margin: 0.3rem 1rem 0.3rem 0; }
 """
 
+ALGORITHM_NAMES = {"kmeans": "K-Means", "kprototypes": "K-Prototypes"}
 SCORE_LABELS = {"calinski_harabasz": "Calinski–Harabasz", "davies_bouldin": "Davies–Bouldin",
                 "silhouette_gower": "silhouette (Gower)"}  # fmt: skip
 
@@ -32,6 +33,7 @@ def build_report(
     data_quality_summary: dict[str, Any],
     k_selection: pd.DataFrame,
     segmenter: Segmenter,
+    other_models: dict[str, dict[str, Any]],
     clustering: dict[str, Any],
     mlflow_run_id: str,
     *figures: go.Figure,
@@ -44,6 +46,8 @@ def build_report(
         data_quality_summary: Rows raw / primary / rejected and violations per rule.
         k_selection: The served model's k sweep (its scores at the chosen k are shown).
         segmenter: The served segmenter (its algorithm and k).
+        other_models: Each other model fitted, by algorithm: its ``profiles`` and ``names``,
+            shown after the served one.
         clustering: The ``clustering`` parameters: a segment under ``min_segment_share``
             (possible when k is fixed by hand) is flagged.
         mlflow_run_id: The MLflow run of this training, or "not tracked".
@@ -52,15 +56,15 @@ def build_report(
     Returns:
         The HTML page.
     """
-    segments = segment_profiles[segment_profiles["segment"] >= 0]
     smallest = clustering.get("min_segment_share", 0.0)
-    cards = "".join(
-        f'<div class="segment"><b>{k}. {html.escape(segment_name(k, segment_names))}</b><br>'
-        f"{_customers(size)} ({share:.0%})"
-        + (f'<br><b class="tiny">under min_segment_share ({smallest:.0%})</b>'
-           if share < smallest else "")
-        + "</div>"
-        for k, size, share in segments[["segment", "size", "share"]].itertuples(index=False)
+    served = ALGORITHM_NAMES.get(segmenter.algorithm, segmenter.algorithm)
+    titles = _row_titles(segmenter)
+    others = "".join(
+        f"<h2>Also fitted, not served: {html.escape(ALGORITHM_NAMES.get(name, name))} "
+        f"(k = {int((model['profiles']['segment'] >= 0).sum())})</h2>"
+        f"{_cards(model['profiles'], model['names'], smallest)}"
+        f"{_profile_table(model['profiles'], model['names'], titles)}"
+        for name, model in other_models.items()
     )  # fmt: skip
     chosen = k_selection.set_index("k").drop(columns="fit_seconds", errors="ignore")
     scores = chosen.loc[segmenter.k] if segmenter.k in chosen.index else pd.Series()
@@ -72,7 +76,13 @@ def build_report(
     }
     quality = {key: data_quality_summary[key] for key in
                ("raw_data_path", "rows_raw", "rows_primary", "rows_rejected")}  # fmt: skip
-    quality["violations"] = data_quality_summary["violations"] or "none"
+    violations = [
+        (rule, column, count)
+        for rule, columns in data_quality_summary["violations"].items()
+        for column, count in columns.items()
+    ]
+    if not violations:
+        quality["rule violations"] = "none"
     plots = "".join(
         figure.to_html(full_html=False, include_plotlyjs=(i == 0), default_height=480)
         for i, figure in enumerate(figures)
@@ -81,12 +91,38 @@ def build_report(
 <html lang="en"><head><meta charset="utf-8"><title>Customer segmentation report</title>
 <style>{STYLE}</style></head><body>
 <h1>Customer segmentation</h1>
-<h2>Segments</h2>{cards}
-<h2>Profiles</h2>{_profile_table(segment_profiles, segment_names, _row_titles(segmenter))}
+<h2>Segments ({html.escape(served)}, served)</h2>
+{_cards(segment_profiles, segment_names, smallest)}
+<h2>Profiles</h2>{_profile_table(segment_profiles, segment_names, titles)}
 <h2>Model</h2>{_facts_table(facts)}
-<h2>Data quality</h2>{_facts_table(quality)}
+{others}
+<h2>Data quality</h2>{_facts_table(quality)}{_violations_table(violations)}
 <h2>Plots</h2>{plots}
 </body></html>"""
+
+
+def _cards(profiles: pd.DataFrame, names: dict, smallest: float) -> str:
+    """A card per segment: its name, size and share, flagged under ``smallest``."""
+    segments = profiles[profiles["segment"] >= 0]
+    return "".join(
+        f'<div class="segment"><b>{k}. {html.escape(segment_name(k, names))}</b><br>'
+        f"{_customers(size)} ({share:.0%})"
+        + (f'<br><b class="tiny">under min_segment_share ({smallest:.0%})</b>'
+           if share < smallest else "")
+        + "</div>"
+        for k, size, share in segments[["segment", "size", "share"]].itertuples(index=False)
+    )  # fmt: skip
+
+
+def _violations_table(violations: list[tuple[str, str, int]]) -> str:
+    """Rows rejected per rule and column (a row breaking several rules counts in each)."""
+    if not violations:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(rule)}</td><td>{html.escape(str(column))}</td><td>{count:,}</td></tr>"
+        for rule, column, count in violations
+    )  # fmt: skip
+    return f"<table><tr><th>rule</th><th>column</th><th>rows</th></tr>{rows}</table>"
 
 
 def _customers(count: int) -> str:
