@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 
+from customer_segmentation.api import create_app
 from customer_segmentation.data_generator import generate_customers
 
 from .conftest import PROJECT_ROOT, REFERENCE_CSV, project_parameters
@@ -262,3 +264,27 @@ def test_a_numeric_only_table_fits_kmeans_alone(project):
     failed = project.run("--env=numeric", "--params=kmeans.k=1", expect_success=False,
                          tracking=True)  # fmt: skip
     assert failed.endswith("ValueError: k must be at least 2 or 'auto', got 1")
+
+
+def test_environments_never_mix_their_outputs_or_models(project):
+    """Two environments trained one after the other: each writes under its own data_dir and
+    serves and scores its own model."""
+    numeric = project.root / "conf" / "numeric"
+    numeric.mkdir()
+    (numeric / "globals.yml").write_text("data_dir: data/numeric\n")
+    (numeric / "parameters.yml").write_text(
+        "features:\n  numeric: [Age, Income]\n  ordinal: []\n  binary: []\n  nominal: []\n"
+    )
+    project.run()
+    project.run("--env=numeric")
+    default_model = project.latest("06_models/segmenter.pkl")
+    numeric_model = project.latest("numeric/06_models/segmenter.pkl")
+    assert pickle.loads(numeric_model.read_bytes()).spec.categorical == ()
+    assert pickle.loads(default_model.read_bytes()).spec.categorical != ()
+    for env, categorical in ((None, True), ("numeric", False)):
+        with TestClient(create_app(project.root, env=env)) as client:
+            facts = client.get("/model").json()
+            assert bool(facts["features"]["categorical"]) == categorical, env
+    project.run("--env=numeric", "--pipelines=inference")
+    assert project.data("numeric/07_model_output/scored_customers.parquet").exists()
+    assert not project.data("07_model_output/scored_customers.parquet").exists()

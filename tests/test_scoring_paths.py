@@ -124,10 +124,15 @@ def trained(request, tmp_path_factory) -> tuple[Project, str | None, dict[str, P
     return project, env, paths
 
 
+def _output(project: Project, env: str | None, relative: str) -> Path:
+    """An output of a run in ``env``: under data/<env>/ for the committed examples."""
+    return project.data(f"{env}/{relative}" if env in EXAMPLES else relative)
+
+
 def _batch(project: Project, env: str | None, path: Path) -> pd.DataFrame:
     project.run("--pipelines=inference", f"--params=raw_data_path={path}",
                 *([f"--env={env}"] if env else []))  # fmt: skip
-    return pd.read_parquet(project.data("07_model_output/scored_customers.parquet"))
+    return pd.read_parquet(_output(project, env, "07_model_output/scored_customers.parquet"))
 
 
 def _mlflow(project: Project, paths: dict[str, Path], sep: str) -> dict[str, pd.DataFrame]:
@@ -206,7 +211,9 @@ def test_batch_scoring_the_mlflow_model_and_the_api_agree(trained):
             expected = {"byo": 7, "log_income": 2}.get(env, 3)  # no ID: no repeated ID
             assert batch["reason"].notna().sum() == expected, name
         if name == "training":  # scoring the training file reproduces `customer_segments`
-            segments = pd.read_parquet(project.data("07_model_output/customer_segments.parquet"))
+            segments = pd.read_parquet(
+                _output(project, env, "07_model_output/customer_segments.parquet")
+            )
             scored = batch.dropna(subset=["segment"])
             assert scored["segment"].tolist() == segments["segment"].tolist()
             assert scored[id_column].tolist() == segments[id_column].astype(str).tolist()
@@ -216,14 +223,16 @@ def test_batch_scoring_the_mlflow_model_and_the_api_agree(trained):
 
 def _assert_an_example_holds_the_rules(project: Project, env: str) -> None:
     """PRODUCT §5's counts, no segment under min_segment_share, names by column labels."""
-    summary = json.loads(project.data("08_reporting/data_quality_summary.json").read_text())
+    summary = json.loads(
+        _output(project, env, "08_reporting/data_quality_summary.json").read_text()
+    )
     assert summary["rows_raw"] == summary["rows_primary"] + summary["rows_rejected"]
     assert summary["rejected_share"] <= 0.05
     parameters = project_parameters(env)
-    segments = pd.read_parquet(project.data("07_model_output/customer_segments.parquet"))
+    segments = pd.read_parquet(_output(project, env, "07_model_output/customer_segments.parquet"))
     shares = segments["segment"].value_counts(normalize=True)
     assert shares.min() >= parameters["clustering"]["min_segment_share"], shares
-    names = json.loads(project.data("07_model_output/segment_names.json").read_text())
+    names = json.loads(_output(project, env, "07_model_output/segment_names.json").read_text())
     labelled = [name for name, column in parameters["raw_schema"]["columns"].items()
                 if column.get("label") and name not in column["label"]]  # fmt: skip
     for name in names.values():
