@@ -275,6 +275,31 @@ def test_an_upload_is_read_as_the_raw_files_are_written(trained, monkeypatch):
     assert answer["segment"].tolist() == scored["segment"].tolist()
 
 
+@pytest.mark.parametrize(
+    ("dataset", "file", "bad"),
+    [("pandas.ParquetDataset", "customers.parquet", None),  # a typed column: a null
+     ("pandas.ExcelDataset", "customers.xlsx", "old")],  # a cell of text in a number column
+)  # fmt: skip
+def test_a_parquet_or_excel_source_is_checked_and_scored_as_a_csv(trained, dataset, file, bad):
+    """Typed cells from Parquet or Excel go through the same rules and the same segmenter."""
+    project, raw = trained
+    env = project.root / "conf" / file.replace(".", "_")
+    env.mkdir(exist_ok=True)
+    raw_file = project.data(f"01_raw/{file}")
+    entry = {"type": dataset, "filepath": str(raw_file)}
+    (env / "catalog.yml").write_text(yaml.safe_dump({"customers_raw": entry}))
+    table = raw.astype({"Age": "object"})
+    table.loc[3, "Age"] = bad
+    (table.to_parquet if file.endswith(".parquet") else table.to_excel)(raw_file, index=False)
+    project.run(f"--env={env.name}", "--pipelines=inference")
+    scored = project.read_output("scored").set_index("ID")
+    expected = "Age: missing value" if bad is None else "Age: 'old' is not an integer"
+    assert scored["reason"].dropna().to_dict() == {raw.loc[3, "ID"]: expected}
+    segments = project.read_output("segments").set_index("ID")["segment"]
+    valid = scored.drop(index=raw.loc[3, "ID"])
+    assert valid["segment"].astype(int).to_dict() == segments.drop(index=raw.loc[3, "ID"]).to_dict()
+
+
 def test_predict_csv_rejects_bad_files_with_422(client, trained):
     raw = trained[1].head(5).astype({"Age": "object"})
     raw.loc[3, "Age"] = "old"

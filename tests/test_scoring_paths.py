@@ -14,6 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -32,8 +33,12 @@ LOG_INCOME = {
         {"column": "Age", "clip": [0.05, 0.95]},
         {"column": "Income", "transform": "log1p"},
         {"column": "income_per_age", "transform": "signed_log1p"},
+        "tenure",
     ],
-    "derived": {"income_per_age": {"ratio": ["Income", "Age"], "label": "income per year of age"}},
+    "derived": {
+        "income_per_age": {"ratio": ["Income", "Age"], "label": "income per year of age"},
+        "tenure": {"days_since": "Joined", "label": "days as a customer"},
+    },
     "ordinal": ["Education", "Occupation", "Settlement size"],
     "binary": ["Sex", "Marital status"],
     "nominal": [],
@@ -66,18 +71,30 @@ def _byo(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
     return "byo", {"training": shop_customers(), "shop_with_bad_rows": scored}
 
 
+def _joined(count: int, seed: int) -> pd.Series:
+    """Days customers joined, written day first, as many European files have them."""
+    offsets = pd.to_timedelta(np.random.default_rng(seed).integers(0, 3000, count), unit="D")
+    return (pd.Timestamp("2016-01-01") + offsets).strftime("%d/%m/%Y")
+
+
 def _log_income_no_id(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
-    """log1p on Income, Age clipped at training quantiles and a derived feature (income per
-    year of age), in a table without an identifier: rows are known by their position."""
+    """log1p on Income, Age clipped at training quantiles, a derived feature (income per
+    year of age) and days since a date (as of the newest date in the training data), in a
+    table without an identifier: rows are known by their position."""
     raw_schema = copy.deepcopy(project_parameters()["raw_schema"])
     del raw_schema["id_column"], raw_schema["columns"]["ID"]
+    raw_schema["columns"]["Joined"] = {"kind": "date", "format": "%d/%m/%Y"}
     (project.root / "conf/log_income").mkdir()
     (project.root / "conf/log_income/parameters.yml").write_text(
         yaml.safe_dump({"raw_schema": raw_schema, "features": LOG_INCOME})
     )
     raw = _with_bad_rows(generate_customers(300, 6), "Income", "ID").drop(columns="ID")
     raw.loc[10:14, "Income"] = 0.0  # log1p(0) = 0: the edge of the transform's domain
+    raw["Joined"] = _joined(len(raw), 7)
+    raw.loc[20, "Joined"] = "31/02/2020"  # no such day
+    raw.loc[21, "Joined"] = "2020-02-20"  # another format
     training = pd.read_csv(project.data("01_raw/customers.csv")).drop(columns="ID")
+    training["Joined"] = _joined(len(training), 8)
     training.to_csv(project.data("01_raw/customers.csv"), index=False)
     return "log_income", {"training": training, "generated_with_bad_rows": raw}
 
@@ -208,7 +225,7 @@ def test_batch_scoring_the_mlflow_model_and_the_api_agree(trained):
         pd.testing.assert_frame_equal(http, batch, obj=f"{name}: API vs batch")
         assert batch["segment"].notna().sum() > 0.9 * len(batch), name
         if name.endswith("bad_rows"):  # ours, and the shop table's own four missing values
-            expected = {"byo": 7, "log_income": 2}.get(env, 3)  # no ID: no repeated ID
+            expected = {"byo": 7, "log_income": 4}.get(env, 3)  # no ID: no repeated ID; two dates
             assert batch["reason"].notna().sum() == expected, name
         if name == "training":  # scoring the training file reproduces `customer_segments`
             segments = pd.read_parquet(

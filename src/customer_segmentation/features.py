@@ -18,6 +18,7 @@ transform not in ``TRANSFORMS`` is refused when the specification is parsed.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 from customer_segmentation.schema import CATEGORICAL_KINDS, RawSchema
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,19 @@ OPERATIONS: dict[str, tuple[Callable[..., np.ndarray], int, int | None]] = {
     "difference": (np.subtract, 2, 2),
     "product": (lambda *columns: functools.reduce(np.multiply, columns), 2, None),
     "ratio": (_ratio, 2, 2),
-    "years_since": (None, 1, 1),  # as_of's year minus a year column: age from a birth year
+    # From a date column: days (tenure) or years (age) up to as_of. From a number column,
+    # years_since is as_of's year minus the number: age from a birth year.
+    "days_since": (None, 1, 1),
+    "years_since": (None, 1, 1),
 }
+DAYS_PER_YEAR = 365.2425
+DAY = np.timedelta64(1, "D")
+
+
+def days(dates: Any) -> np.ndarray:
+    """Dates as days since 1970-01-01, as float64 (``NaN`` for a missing date)."""
+    dates = np.asarray(dates, dtype="datetime64[us]")
+    return np.where(np.isnat(dates), np.nan, (dates - np.datetime64(0, "us")) / DAY)
 
 
 @dataclass(frozen=True)
@@ -130,7 +144,8 @@ class FeatureSpec:
         clips: Per numeric feature, the training quantiles ``(low, high)`` its raw values are
             clipped to before the transform, or ``None``.
         derived: Numeric features computed from raw columns (``features.derived``), in order.
-        as_of_year: The year of ``features.as_of``, for ``years_since``.
+        as_of: ``features.as_of`` in days since 1970-01-01 (``days``), or ``None``: then
+            fitting takes the newest date of the training data's date inputs.
     """
 
     schema: RawSchema
@@ -142,7 +157,7 @@ class FeatureSpec:
     binary: tuple[str, ...] = ()
     clips: tuple[tuple[float, float] | None, ...] = ()
     derived: tuple[Derivation, ...] = ()
-    as_of_year: int | None = None
+    as_of: float | None = None
 
     @classmethod
     def from_params(cls, raw_schema: Mapping[str, Any], features: Mapping[str, Any]) -> FeatureSpec:
@@ -175,7 +190,7 @@ class FeatureSpec:
             clips=tuple(clips) if any(clips) else (),
             derived=tuple(Derivation.from_params(str(name), params or {})
                           for name, params in (features.get("derived") or {}).items()),
-            as_of_year=_year(features.get("as_of")),
+            as_of=_as_of(features.get("as_of")),
         )  # fmt: skip
         spec._check()
         return spec
@@ -203,7 +218,8 @@ class FeatureSpec:
 
     @functools.cached_property
     def inputs(self) -> tuple[str, ...]:
-        """The raw numeric columns read: the numeric features' own, or their operands'."""
+        """The raw numeric and date columns read: the numeric features' own, or their
+        operands'."""
         by_name = {derivation.name: derivation for derivation in self.derived}
 
         def raw(name: str) -> list[str]:
@@ -213,29 +229,55 @@ class FeatureSpec:
 
         return tuple(dict.fromkeys(column for name in self.numeric for column in raw(name)))
 
-    def derive(self, inputs: np.ndarray) -> np.ndarray:
+    @functools.cached_property
+    def dates(self) -> frozenset[str]:
+        """The date columns among the inputs."""
+        return frozenset(name for name in self.inputs if self.schema.columns[name].kind == "date")
+
+    def input_values(self, frame: pd.DataFrame) -> np.ndarray:
+        """The ``inputs`` columns of typed rows as float64, dates as days (``days``)."""
+        if not self.dates:
+            return frame[list(self.inputs)].to_numpy(dtype=np.float64)
+        return np.column_stack([
+            days(frame[name]) if name in self.dates else frame[name].to_numpy(dtype=np.float64)
+            for name in self.inputs
+        ]).reshape(len(frame), len(self.inputs))  # fmt: skip
+
+    def derive(self, inputs: np.ndarray, as_of: float | None = None) -> np.ndarray:
         """The numeric features from the raw ``inputs`` columns, ``(n_rows, len(numeric))``.
 
         Without derived features the inputs are the features, returned as they are.
+
+        Args:
+            inputs: ``input_values`` of the rows.
+            as_of: The day ``days_since`` and ``years_since`` count up to (``days``).
         """
         if not self.derived:
             return inputs
         values = {name: inputs[:, i] for i, name in enumerate(self.inputs)}
         for derivation in self.derived:
             operands = [values[operand] for operand in derivation.operands]
-            if derivation.operation == "years_since":
-                values[derivation.name] = self.as_of_year - operands[0]
+            if derivation.operation in ("days_since", "years_since"):
+                values[derivation.name] = self._since(derivation, operands[0], as_of)
             else:
                 values[derivation.name] = OPERATIONS[derivation.operation][0](*operands)
         return np.column_stack([values[name] for name in self.numeric]).reshape(
             len(inputs), len(self.numeric)
         )  # fmt: skip
 
-    def with_derived(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _since(self, derivation: Derivation, values: np.ndarray, as_of: float | None) -> np.ndarray:
+        if as_of is None:
+            raise ValueError(f"features.derived.{derivation.name}: no as_of date to count to")
+        if derivation.operands[0] not in self.dates:  # a year: as_of's year minus it
+            return pd.Timestamp(as_of, unit="D").year - values
+        elapsed = as_of - values
+        return elapsed if derivation.operation == "days_since" else elapsed / DAYS_PER_YEAR
+
+    def with_derived(self, frame: pd.DataFrame, as_of: float | None = None) -> pd.DataFrame:
         """``frame`` with a column for each derived numeric feature (for profiles)."""
         if not self.derived:
             return frame
-        numeric = self.derive(frame[list(self.inputs)].to_numpy(dtype=np.float64))
+        numeric = self.derive(self.input_values(frame), as_of)
         derived = {derivation.name for derivation in self.derived}
         return frame.assign(**{name: numeric[:, i] for i, name in enumerate(self.numeric)
                                if name in derived})  # fmt: skip
@@ -257,6 +299,16 @@ class FeatureSpec:
         nominal code."""
         one_hot = (f"{name}_{code}" for name in self.nominal for code in self.codes(name))
         return (*self.numeric, *self.positional, *one_hot)
+
+    @functools.cached_property
+    def output_titles(self) -> dict[str, str]:
+        """What people call each output column: a feature's title, a one-hot column's
+        ``<title>: <code label>``."""
+        titles = {name: self.title(name) for name in (*self.numeric, *self.positional)}
+        for name in self.nominal:
+            for code, label in self.schema.columns[name].codes.items():
+                titles[f"{name}_{code}"] = f"{self.title(name)}: {label}"
+        return titles
 
     def domain_problems(self, numeric: np.ndarray) -> list[tuple[int, str, str]]:
         """Values outside their feature transform's domain, as (row, column, message).
@@ -285,7 +337,11 @@ class FeatureSpec:
         Returns:
             Reasons by index label, only for the failing rows.
         """
-        numeric = self.derive(frame[list(self.inputs)].to_numpy(dtype=np.float64))
+        derived = {derivation.name for derivation in self.derived}
+        numeric = np.column_stack([  # a derived feature's transform is defined everywhere
+            np.full(len(frame), np.nan) if name in derived else frame[name].to_numpy(np.float64)
+            for name in self.numeric
+        ]).reshape(len(frame), len(self.numeric))  # fmt: skip
         reasons: dict[Any, list[str]] = {}
         for row, _, message in self.domain_problems(numeric):
             reasons.setdefault(frame.index[row], []).append(message)
@@ -306,9 +362,11 @@ class FeatureSpec:
                 if spec is None:
                     raise ValueError(f"features.{group} lists {name!r}, which raw_schema lacks")
                 if spec.kind not in expected[group]:
+                    hint = (" (a date becomes a number in features.derived, with days_since "
+                            "or years_since)" if spec.kind == "date" else "")  # fmt: skip
                     raise ValueError(
                         f"features.{group} lists {name!r}, a {spec.kind} column; "
-                        f"{group} features must be {' or '.join(expected[group])}"
+                        f"{group} features must be {' or '.join(expected[group])}{hint}"
                     )
         for name in self.binary:
             if len(self.codes(name)) != 2:
@@ -325,21 +383,34 @@ class FeatureSpec:
 
 
 def _check_derived_of(spec: FeatureSpec) -> None:
+    dates = {name for name, column in spec.schema.columns.items() if column.kind == "date"}
     known = {name for name, column in spec.schema.columns.items() if column.kind == "numeric"}
     for derivation in spec.derived:
         if derivation.name in spec.schema.columns or derivation.name in known:
             raise ValueError(f"features.derived.{derivation.name}: the name is taken by a "
                              "raw column or an earlier derived feature")  # fmt: skip
+        since = derivation.operation in ("days_since", "years_since")
         for operand in derivation.operands:
-            if operand not in known:
+            if operand in dates and not since:
                 raise ValueError(
-                    f"features.derived.{derivation.name}: {operand!r} is no numeric raw column "
-                    "nor an earlier derived feature"
+                    f"features.derived.{derivation.name}: {operand!r} is a date; a date "
+                    "becomes a number with days_since or years_since"
                 )
-        if derivation.operation == "years_since" and spec.as_of_year is None:
+            if operand not in known | dates:
+                raise ValueError(
+                    f"features.derived.{derivation.name}: {operand!r} is no numeric or date "
+                    "raw column nor an earlier derived feature"
+                )
+        if derivation.operation == "days_since" and derivation.operands[0] not in dates:
             raise ValueError(
-                f"features.derived.{derivation.name}: years_since counts years up to "
-                "features.as_of; set it to a date, such as 2024-12-31"
+                f"features.derived.{derivation.name}: days_since counts the days since a date "
+                f"column; {derivation.operands[0]!r} is none"
+            )
+        if since and spec.as_of is None and not dates & set(spec.inputs):
+            raise ValueError(
+                f"features.derived.{derivation.name}: {derivation.operation} counts up to "
+                "features.as_of, which defaults to the newest date of the date columns used; "
+                "there is none, so set it to a date, such as 2024-12-31"
             )
         if derivation.name in spec.numeric:
             transform = spec.transforms[spec.numeric.index(derivation.name)]
@@ -351,12 +422,12 @@ def _check_derived_of(spec: FeatureSpec) -> None:
         known.add(derivation.name)
 
 
-def _year(as_of: Any) -> int | None:
-    """The year of ``features.as_of`` (a date or its text), or ``None``."""
+def _as_of(as_of: Any) -> float | None:
+    """``features.as_of`` (a date or its text) in days since 1970-01-01, or ``None``."""
     if as_of is None:
         return None
     try:
-        return pd.Timestamp(str(as_of)).year
+        return float(days([pd.Timestamp(str(as_of)).to_datetime64()])[0])
     except ValueError as error:
         raise ValueError(f"features.as_of must be a date, such as 2024-12-31: {error}") from None
 
@@ -372,16 +443,23 @@ class FittedFeatures:
         scales: Likewise, the spread that maps to 1 (1 for a binary one).
         clip_bounds: Raw values each numeric feature is clipped to, ``(2, n_numeric)`` (lows,
             then highs; infinite where it is not clipped), or ``None`` when none is.
+        as_of: The day dates are counted up to (``days``): ``features.as_of``, else the
+            newest date of the training data's date inputs; ``None`` without dates.
     """
 
     spec: FeatureSpec
     centres: np.ndarray
     scales: np.ndarray
     clip_bounds: np.ndarray | None = None
+    as_of: float | None = None
+
+    def derive(self, inputs: np.ndarray) -> np.ndarray:
+        """The numeric features of ``input_values``, dates counted up to ``as_of``."""
+        return self.spec.derive(inputs, self.as_of)
 
     def arrays(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Raw numeric values and legend positions of typed, valid rows."""
-        numeric = self.spec.derive(frame[list(self.spec.inputs)].to_numpy(dtype=np.float64))
+        numeric = self.derive(self.spec.input_values(frame))
         positions = np.column_stack([
             pd.Categorical(frame[name], categories=self.spec.codes(name)).codes.astype(np.int64)
             for name in self.spec.categorical
@@ -469,7 +547,13 @@ def fit_features(customers: pd.DataFrame, spec: FeatureSpec) -> FittedFeatures:
     clipped to its training quantiles first (``numpy.quantile``, linear), and so is every row
     scored later.
     """
-    raw = spec.derive(customers[list(spec.inputs)].to_numpy(dtype=np.float64))
+    inputs = spec.input_values(customers)
+    as_of = spec.as_of
+    if as_of is None and spec.dates:
+        as_of = float(np.nanmax(inputs[:, [spec.inputs.index(name) for name in spec.dates]]))
+        logger.info("Counting dates up to the newest date in the data, %s (features.as_of)",
+                    np.datetime64(int(as_of), "D"))  # fmt: skip
+    raw = spec.derive(inputs, as_of)
     bounds = _clip_bounds(raw, spec.clips) if spec.clips else None
     numeric = _transformed(raw if bounds is None else np.clip(raw, *bounds), spec.transforms)
     ordinal = np.column_stack([
@@ -479,7 +563,7 @@ def fit_features(customers: pd.DataFrame, spec: FeatureSpec) -> FittedFeatures:
     centres, scales = _centre_and_scale(values, spec.scaler)
     binary = len(spec.binary)
     return FittedFeatures(spec, np.append(centres, np.zeros(binary)),
-                          np.append(scales, np.ones(binary)), bounds)  # fmt: skip
+                          np.append(scales, np.ones(binary)), bounds, as_of)  # fmt: skip
 
 
 def _clip_quantiles(name: str, clip: Any) -> tuple[float, float] | None:

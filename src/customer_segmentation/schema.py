@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Kind = Literal["identifier", "numeric", "binary", "ordinal", "nominal"]
+Kind = Literal["identifier", "numeric", "date", "binary", "ordinal", "nominal"]
 CATEGORICAL_KINDS = ("binary", "ordinal", "nominal")
 
 # Rule names, as counted in the data-quality summary.
@@ -42,13 +42,16 @@ class ColumnSpec:
 
     Attributes:
         name: Column name in the raw file.
-        kind: ``identifier``, ``numeric``, ``binary``, ``ordinal`` or ``nominal``.
-        dtype: ``int``, ``float`` or ``str``; categorical columns take their codes' type.
+        kind: ``identifier``, ``numeric``, ``date``, ``binary``, ``ordinal`` or ``nominal``.
+        dtype: ``int``, ``float``, ``str`` or ``date``; categorical columns take their codes'
+            type, date columns ``date``.
         codes: Allowed codes and their legend labels, in legend order (categoricals only).
-        min: Smallest allowed value (numeric only), or ``None``.
-        max: Largest allowed value (numeric only), or ``None``.
+        min: Smallest allowed value (numeric and date only), or ``None``.
+        max: Largest allowed value (numeric and date only), or ``None``.
         label: What people call the column, in names, reports and the API's descriptions.
         unit: The unit of a numeric column's values, or ``None``.
+        format: How a date column is written, as ``strftime`` codes (``%d/%m/%Y``); ``None``
+            for ISO 8601 (``2024-12-31``, with or without a time).
     """
 
     name: str
@@ -59,11 +62,22 @@ class ColumnSpec:
     max: float | None = None
     label: str | None = None
     unit: str | None = None
+    format: str | None = None
 
     @property
     def title(self) -> str:
         """The column's label, else its name."""
         return self.label or self.name
+
+    @property
+    def written(self) -> str:
+        """How a date column's values are written, for messages."""
+        return f"a date written {self.format}" if self.format else "an ISO 8601 date"
+
+    @property
+    def range_text(self) -> str:
+        """The allowed range, for messages: ``[18, 100]``, ``[2000-01-01, inf]``."""
+        return f"[{_bound(self.min, -np.inf)}, {_bound(self.max, np.inf)}]"
 
     @property
     def is_numeric_typed(self) -> bool:
@@ -76,7 +90,7 @@ class ColumnSpec:
         that holds the codes or ``[min, max]`` (``int64`` without bounds): a code column of a
         large table takes one byte a row, not eight."""
         if self.dtype != "int":
-            return {"float": "float64", "str": "str"}[self.dtype]
+            return {"float": "float64", "str": "str", "date": "datetime64[us]"}[self.dtype]
         low, high = (min(self.codes), max(self.codes)) if self.codes else (self.min, self.max)
         if low is None or high is None:
             return "int64"
@@ -90,7 +104,7 @@ class ColumnSpec:
     def from_params(cls, name: str, params: Mapping[str, Any]) -> ColumnSpec:
         """Build a column spec from its ``raw_schema.columns.<name>`` entry."""
         kind = params["kind"]
-        if kind not in ("identifier", "numeric", *CATEGORICAL_KINDS):
+        if kind not in ("identifier", "numeric", "date", *CATEGORICAL_KINDS):
             raise ValueError(f"raw_schema column {name!r}: unknown kind {kind!r}")
         codes = dict(params.get("codes") or {})
         if kind in CATEGORICAL_KINDS:
@@ -100,13 +114,28 @@ class ColumnSpec:
             codes = {
                 (code if dtype == "int" else str(code)): label for code, label in codes.items()
             }
+        elif kind == "date":
+            dtype = "date"
         else:
             dtype = params.get("dtype", "float" if kind == "numeric" else "str")
-        if dtype not in ("int", "float", "str"):
+        if dtype not in ("int", "float", "str", "date"):
             raise ValueError(f"raw_schema column {name!r}: unknown dtype {dtype!r}")
+        bounds = [params.get("min"), params.get("max")]
+        if kind == "date":
+            bounds = [None if bound is None else _date(name, bound) for bound in bounds]
+        elif params.get("format"):
+            raise ValueError(f"raw_schema column {name!r}: only a date column has a format")
         label, unit = params.get("label"), params.get("unit")
-        return cls(name, kind, dtype, codes, params.get("min"), params.get("max"),
-                   str(label) if label else None, str(unit) if unit else None)  # fmt: skip
+        return cls(name, kind, dtype, codes, *bounds, str(label) if label else None,
+                   str(unit) if unit else None, params.get("format"))  # fmt: skip
+
+
+def _date(name: str, value: Any) -> pd.Timestamp:
+    """A date column's bound, from a date or its ISO 8601 text."""
+    try:
+        return pd.Timestamp(str(value))
+    except ValueError as error:
+        raise ValueError(f"raw_schema column {name!r}: {value!r} is not a date: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -260,6 +289,10 @@ def check_rows(
             flag(OUT_OF_RANGE, name, too_large, values,
                  f"{name}: {{value}} does not fit a 64-bit integer; declare the identifier "
                  "`dtype: str` to keep it as text")  # fmt: skip
+        elif spec.kind == "date":
+            column = _dates(values, spec.format)
+            wrong_type = column.isna() & ~missing
+            flag(WRONG_TYPE, name, wrong_type, values, f"{name}: {{value}} is not {spec.written}")
         elif spec.is_numeric_typed:
             column = _numbers(values)
             wrong_type = column.isna() & ~missing
@@ -281,15 +314,17 @@ def check_rows(
                 f"{name}: code {{value}} is not in the legend ({allowed})",
             )
         if spec.min is not None or spec.max is not None:
-            low = -np.inf if spec.min is None else spec.min
-            high = np.inf if spec.max is None else spec.max
-            outside = column.notna() & ((column < low) | (column > high))
+            low, high = spec.min, spec.max
+            outside = column.notna() & (
+                (column < low if low is not None else False)
+                | (column > high if high is not None else False)
+            )
             flag(
                 OUT_OF_RANGE,
                 name,
                 outside,
                 column,
-                f"{name}: {{value}} is outside [{_number(low)}, {_number(high)}]",
+                f"{name}: {{value}} is outside {spec.range_text}",
             )
         typed[name] = column
 
@@ -323,6 +358,33 @@ def _numbers(values: pd.Series) -> pd.Series:
         values = values.where(~values.map(lambda value: isinstance(value, bool)))
     column = pd.to_numeric(values, errors="coerce").astype("float64")
     return column.where(np.isfinite(column))
+
+
+def parse_date(value: Any, spec: ColumnSpec) -> pd.Timestamp:
+    """One date as ``check_rows`` reads it (for a single value, as in an API request).
+
+    Raises:
+        ValueError: With ``check_rows``' reason, if it is no date or out of range.
+    """
+    date = _dates(pd.Series([value], dtype=object), spec.format).iloc[0]
+    if pd.isna(date):
+        raise ValueError(f"{spec.name}: {_show(pd.Series([value])).iloc[0]} is not {spec.written}")
+    if (spec.min is not None and date < spec.min) or (spec.max is not None and date > spec.max):
+        raise ValueError(f"{spec.name}: {_bound(date)} is outside {spec.range_text}")
+    return date
+
+
+def _dates(values: pd.Series, date_format: str | None) -> pd.Series:
+    """Dates parsed with ``date_format`` (ISO 8601 when ``None``); anything else is NaT.
+
+    A column a database or a Parquet file delivers as dates is taken as it is.
+    """
+    if values.dtype.kind == "M":
+        return values.astype("datetime64[us]")
+    text = values.astype("str").where(values.notna())
+    return pd.to_datetime(text, format=date_format or "ISO8601", errors="coerce").astype(
+        "datetime64[us]"
+    )
 
 
 def integer_identifiers(values: pd.Series) -> pd.Series:
@@ -393,7 +455,16 @@ def cast_valid_rows(typed: pd.DataFrame, schema: RawSchema) -> pd.DataFrame:
 
 def _show(values: pd.Series) -> pd.Series:
     """Render offending values for a message: text quoted, whole floats without ``.0``."""
-    return values.map(lambda value: repr(value) if isinstance(value, str) else _number(value))
+    return values.map(lambda value: repr(value) if isinstance(value, str) else _bound(value))
+
+
+def _bound(value: Any, none: float = np.nan) -> str:
+    """A value or range bound for a message: a date as ISO 8601, ``none`` for no bound."""
+    if value is None:
+        return _number(none)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat().removesuffix("T00:00:00")
+    return _number(value)
 
 
 def _number(value: Any) -> str:

@@ -110,21 +110,23 @@ def pick_k(
 
 
 def profile_segments(
-    customers: pd.DataFrame, segments: pd.DataFrame, spec: FeatureSpec
-) -> pd.DataFrame:
+    customers: pd.DataFrame, segments: pd.DataFrame, spec: FeatureSpec,
+    as_of: float | None = None,
+) -> pd.DataFrame:  # fmt: skip
     """Describe each segment in the raw units and legend labels of ``conf/``.
 
     Args:
         customers: Valid customers (raw units).
         segments: Identifier and segment of each customer.
         spec: The feature specification (the columns profiled and their legends).
+        as_of: The day dates count up to (``FittedFeatures.as_of``), for derived features.
 
     Returns:
         One row per segment, and a last row (``segment`` = -1) for all customers: ``size``,
         ``share``, ``<numeric> mean``, ``median`` and ``std``, and for each categorical code
         ``<column>: <label>``, the share of the segment's customers with that code.
     """
-    merged = spec.with_derived(customers).merge(segments, on=spec.id_column,
+    merged = spec.with_derived(customers, as_of).merge(segments, on=spec.id_column,
                                                 validate="one_to_one")  # fmt: skip
     groups = [(int(k), group) for k, group in merged.groupby("segment", sort=True)]
     groups.append((ALL_CUSTOMERS, merged))

@@ -11,7 +11,7 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
-from customer_segmentation.features import FeatureSpec
+from customer_segmentation.features import FeatureSpec, FittedFeatures
 from customer_segmentation.pipelines.reporting.nodes import served_outputs
 from customer_segmentation.pipelines.reporting.plots import (
     plot_elbow,
@@ -22,7 +22,7 @@ from customer_segmentation.pipelines.reporting.plots import (
     plot_segment_sizes,
     plot_silhouettes,
 )
-from customer_segmentation.pipelines.reporting.report import build_report
+from customer_segmentation.pipelines.reporting.report import build_report, statistic
 
 NAMES = {"0": "Older · higher income", "1": "Younger"}
 SPEC = FeatureSpec.from_params(
@@ -30,6 +30,13 @@ SPEC = FeatureSpec.from_params(
                  "x": {"kind": "binary", "codes": {0: "no", 1: "yes"}, "label": "Has the app"}}},
     {"numeric": ["a"], "binary": ["x"]},
 )  # fmt: skip
+
+PLOTTED = FittedFeatures(FeatureSpec.from_params(
+    {"id_column": "ID", "columns": {
+        "ID": {"kind": "identifier", "dtype": "int"}, "a": {"kind": "numeric", "label": "Spend"},
+        "b": {"kind": "numeric"}, "c": {"kind": "numeric"}}},
+    {"numeric": ["a", "b", "c"]},
+), np.zeros(3), np.ones(3))  # fmt: skip
 
 
 @pytest.fixture
@@ -59,11 +66,13 @@ def test_each_plot_draws_its_data(fitted):
     assert len(plot_k_scores(k_selection, model).data) == 3
     silhouettes = plot_silhouettes(model_input, model, "ID", NAMES)
     assert sum(len(trace.y) for trace in silhouettes.data) == 100
-    pca_plot = plot_pca(model_input, segments, pca, "ID", NAMES)
+    pca_plot = plot_pca(model_input, segments, pca, PLOTTED, NAMES)
     assert sum(len(trace.x) for trace in pca_plot.data) == 100
     assert len(pca_plot.layout.annotations) == 3  # one loading arrow per feature
-    heatmap = plot_feature_heatmap(model_input, segments, "ID", NAMES)
+    assert [arrow.text for arrow in pca_plot.layout.annotations] == ["Spend", "b", "c"]
+    heatmap = plot_feature_heatmap(model_input, segments, PLOTTED, NAMES)
     assert np.asarray(heatmap.data[0].z).shape == (2, 3)
+    assert list(heatmap.data[0].x) == ["Spend", "b", "c"]  # labels, as in names
     sizes = plot_segment_sizes(profiles, NAMES)
     assert list(sizes.data[0].y) == [60, 40] and list(sizes.data[0].x) == list(NAMES.values())
     agreement = plot_model_agreement(segments, segments, "ID")
@@ -91,6 +100,7 @@ def test_report_is_one_offline_page(fitted):
     assert "Also fitted, not served: K-Prototypes (k = 2)" in page and "1 customer (" in page
     assert "<tr><td>missing_value</td><td>a</td><td>2</td></tr>" in page
     assert "<th>Spend per year mean (EUR)</th>" in page and "<th>Has the app: yes</th>" in page
+    assert "<td>1.60</td>" in page  # means by their size: three significant figures
     assert not re.search(r"<script[^>]+src=", page)  # no CDN: plotly.js is inlined
     assert page.count('class="plotly-graph-div"') == 2
     assert page.count("plotly.js v") == 1  # the library once
@@ -114,3 +124,12 @@ def test_the_served_outputs_follow_the_segmenter():
         assert outputs[1] is outputs[3] is (
             profiles if algorithm == "kmeans" else kprototypes_profiles
         )
+
+
+@pytest.mark.parametrize(
+    ("value", "integer", "shown"),
+    [(1978.3, False, "1978"), (1978.0, True, "1978"), (52345.6, False, "52,346"),
+     (37.26, False, "37.3"), (0.354, False, "0.35"), (-2.5, False, "-2.50"), (41.0, True, "41")],
+)  # fmt: skip
+def test_report_numbers_read_as_people_write_them(value, integer, shown):
+    assert statistic(value, integer) == shown

@@ -9,13 +9,14 @@ and a null is a "missing value".
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
 from customer_segmentation.features import FeatureSpec
-from customer_segmentation.schema import ColumnSpec, RawSchema
+from customer_segmentation.schema import ColumnSpec, RawSchema, parse_date
 
 PYTHON_TYPES = {"int": int, "float": float, "str": str}
 
@@ -49,6 +50,8 @@ def _annotation(spec: ColumnSpec) -> Any:
     """The field's type, parsed as pydantic's lax mode does ("34" is 34, as in a CSV), but
     never a boolean for a number or a code, and a null named as the pipeline names it."""
     present = BeforeValidator(_present(spec.name))
+    if spec.kind == "date":
+        return Annotated[datetime, BeforeValidator(_date(spec)), present]
     if spec.codes:
         as_code = _integer_code if spec.dtype == "int" else _no_boolean
         return Annotated[Literal[tuple(spec.codes)], BeforeValidator(as_code), present]
@@ -64,6 +67,21 @@ def _present(name: str) -> Any:
         return value
 
     return check
+
+
+def _date(spec: ColumnSpec) -> Any:
+    """A validator that reads a date as the pipeline does: in the column's format, within its
+    bounds, refused with the pipeline's reason."""
+
+    def parse(value: Any) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        try:
+            return parse_date(value, spec).to_pydatetime()
+        except ValueError as error:
+            raise PydanticCustomError("date_type", str(error).replace("{", "{{")) from None
+
+    return parse
 
 
 def _integer_code(value: Any) -> Any:
@@ -91,6 +109,11 @@ def _bounds(spec: ColumnSpec) -> dict[str, Any]:
     if spec.codes:
         legend = ", ".join(f"{code} = {label}" for code, label in spec.codes.items())
         bounds["description"] = f"{title}: {spec.kind}, {legend}"
+    if spec.kind == "date":
+        written = f"written {spec.format}" if spec.format else "ISO 8601"
+        bounds["description"] = f"{title}: date, {written}"
+        bounds["json_schema_extra"] = {"type": "string"}
+        return bounds
     if spec.min is not None:
         bounds["ge"] = spec.min
     if spec.max is not None:

@@ -17,7 +17,7 @@ import pandas as pd
 from fastapi import HTTPException
 
 from customer_segmentation.datasets import read_text_csv
-from customer_segmentation.features import FeatureSpec
+from customer_segmentation.features import FeatureSpec, FittedFeatures, days
 from customer_segmentation.schema import RawDataError
 from customer_segmentation.segmenter import Segmenter
 from customer_segmentation.validation import split_rows
@@ -39,15 +39,24 @@ class RequestReader:
         ]
         self.spec = spec
 
-    def arrays(self, customers: list[Any]) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    def arrays(
+        self, features: FittedFeatures, customers: list[Any]
+    ) -> tuple[np.ndarray, np.ndarray, list[Any]]:
         """Numeric feature values (derived ones computed), legend positions and identifiers.
 
         Raises:
             HTTPException: 422 for a value outside its feature transform's domain.
         """
-        numeric = self.spec.derive(np.array(
-            [[getattr(c, f) for f in self.inputs] for c in customers], dtype=np.float64
-        ).reshape(len(customers), len(self.inputs)))  # fmt: skip
+        if self.spec.dates:  # dates as days, as FeatureSpec.input_values has them
+            inputs = np.column_stack([
+                days([getattr(c, f) for c in customers]) if name in self.spec.dates
+                else np.array([getattr(c, f) for c in customers], dtype=np.float64)
+                for name, f in zip(self.spec.inputs, self.inputs, strict=True)
+            ])  # fmt: skip
+        else:
+            inputs = np.array([[getattr(c, f) for f in self.inputs] for c in customers],
+                              dtype=np.float64)  # fmt: skip
+        numeric = features.derive(inputs.reshape(len(customers), len(self.inputs)))
         positions = np.array(
             [[table[getattr(c, f)] for f, table in self.categorical] for c in customers],
             dtype=np.int64,
@@ -66,7 +75,7 @@ class RequestReader:
         self, segmenter: Segmenter, customers: list[Any]
     ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
         """Each customer's identifier, segment and segment name, in input order."""
-        numeric, positions, ids = self.arrays(customers)
+        numeric, positions, ids = self.arrays(segmenter.features, customers)
         segments = segmenter.segments(numeric, positions).tolist()
         answers = [
             {self.id_column: id_, "segment": segment, "segment_name": segmenter.name(segment)}

@@ -224,6 +224,7 @@ def test_clip_holds_values_at_the_training_quantiles_then_transforms():
 DERIVED_SCHEMA = {"columns": {
     "spend_a": {"kind": "numeric"}, "spend_b": {"kind": "numeric"},
     "visits": {"kind": "numeric"}, "born": {"kind": "numeric", "dtype": "int"},
+    "joined": {"kind": "date", "format": "%d/%m/%Y"},
 }}  # fmt: skip
 
 
@@ -244,7 +245,7 @@ def test_derived_features_are_computed_from_raw_columns_in_every_path():
     spec = preprocessor.spec
     assert spec.inputs == ("spend_a", "spend_b", "visits", "born")
     assert spec.title("total") == "total spend"
-    numeric = spec.derive(primary[list(spec.inputs)].to_numpy(dtype=float))
+    numeric = preprocessor.derive(spec.input_values(primary))
     np.testing.assert_array_equal(numeric, [[40, 10, 44], [0, 0, 24], [10, 10, 34]])
     model_input = build_model_input(primary, preprocessor)  # a visit-less ratio is 0
     np.testing.assert_allclose(model_input["per_visit"], [1.0, 0.0, 1.0])
@@ -256,9 +257,11 @@ def test_derived_features_are_computed_from_raw_columns_in_every_path():
     [
         ({"x": {"mean": ["spend_a", "spend_b"]}}, {}, "write one operation of sum, difference"),
         ({"x": {"ratio": ["spend_a"]}}, {}, "ratio takes 2 column"),
-        ({"x": {"sum": ["spend_a", "nope"]}}, {}, "'nope' is no numeric raw column"),
+        ({"x": {"sum": ["spend_a", "nope"]}}, {}, "'nope' is no numeric or date raw column"),
         ({"spend_a": {"sum": ["spend_a", "spend_b"]}}, {}, "the name is taken"),
         ({"x": {"years_since": "born"}}, {}, "set it to a date"),
+        ({"x": {"days_since": "born"}}, {}, "days_since counts the days since a date column"),
+        ({"x": {"sum": ["joined", "born"]}}, {}, "'joined' is a date"),
         ({"x": {"sum": ["spend_a", "spend_b"]}}, {"transform": "log1p"}, "use signed_log1p"),
     ],
 )  # fmt: skip
@@ -266,3 +269,39 @@ def test_a_wrong_derived_feature_is_refused_when_read(derived, extra, message):
     features = {"numeric": [{"column": "x", **extra}], "derived": derived}
     with pytest.raises(ValueError, match=message):
         FeatureSpec.from_params(DERIVED_SCHEMA, features)
+
+
+def test_dates_count_up_to_the_newest_date_in_the_training_data():
+    features = {
+        "numeric": ["tenure", "age"],
+        "derived": {"tenure": {"days_since": "joined"}, "age": {"years_since": "born"}},
+    }  # fmt: skip
+    raw = pd.DataFrame({"spend_a": [1.0] * 3, "spend_b": [1.0] * 3, "visits": [1.0] * 3,
+                        "born": ["1980", "2000", "1990"],
+                        "joined": ["31/12/2023", "30/06/2024", "01/01/2024"]})  # fmt: skip
+    primary, _, _ = validate_customers(raw, DERIVED_SCHEMA, features, "raw.csv")
+    preprocessor = fit_preprocessor(primary, DERIVED_SCHEMA, features)
+    assert np.datetime64(int(preprocessor.as_of), "D") == np.datetime64("2024-06-30")
+    numeric = preprocessor.derive(preprocessor.spec.input_values(primary))
+    np.testing.assert_array_equal(numeric, [[182, 44], [0, 24], [181, 34]])
+    # features.as_of, when set, wins; years_since of a date is in (fractional) years
+    fixed = dict(features, as_of="2025-06-30", derived={"tenure": {"years_since": "joined"},
+                                                        "age": {"years_since": "born"}})
+    preprocessor = fit_preprocessor(primary, DERIVED_SCHEMA, fixed)
+    numeric = preprocessor.derive(preprocessor.spec.input_values(primary))
+    np.testing.assert_allclose(numeric[:, 0], np.array([547, 365, 546]) / 365.2425)
+
+
+def test_a_date_in_another_format_is_rejected_with_a_reason():
+    features = {"numeric": ["tenure"], "derived": {"tenure": {"days_since": "joined"}}}
+    raw = pd.DataFrame({"spend_a": [1.0] * 3, "spend_b": [1.0] * 3, "visits": [1.0] * 3,
+                        "born": [1980] * 3, "joined": ["31/12/2023", "2024-06-30", "31/02/2024"]})
+    schema = {"columns": {**DERIVED_SCHEMA["columns"],
+                          "joined": {"kind": "date", "format": "%d/%m/%Y", "min": "2024-01-01"}}}
+    primary, rejected, _ = validate_customers(raw, schema, features, "raw.csv")
+    assert rejected["reason"].tolist() == [
+        "joined: 2023-12-31 is outside [2024-01-01, inf]",
+        "joined: '2024-06-30' is not a date written %d/%m/%Y",
+        "joined: '31/02/2024' is not a date written %d/%m/%Y",
+    ]
+    assert primary.empty

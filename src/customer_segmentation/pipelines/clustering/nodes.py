@@ -11,7 +11,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
-from customer_segmentation.features import FeatureSpec, FittedFeatures
+from customer_segmentation.features import FittedFeatures
 from customer_segmentation.segmenter import Segmenter, build_segmenter
 from customer_segmentation.segments import (
     name_segments,
@@ -200,8 +200,7 @@ def _features(model_input: pd.DataFrame, id_column: str) -> np.ndarray:
 def profile_and_name_segments(
     customers_primary: pd.DataFrame,
     segments: pd.DataFrame,
-    raw_schema: dict[str, Any],
-    features: dict[str, Any],
+    preprocessor: FittedFeatures,
     reporting: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[int, str]]:
     """One model's segment profiles (raw units, legend labels) and segment names.
@@ -209,15 +208,14 @@ def profile_and_name_segments(
     Args:
         customers_primary: Valid customers.
         segments: Identifier and segment of each customer.
-        raw_schema: The ``raw_schema`` parameter.
-        features: The ``features`` parameter (the columns profiled).
+        preprocessor: The fitted features (the columns profiled, and the day dates count to).
         reporting: The ``reporting`` parameters (``naming`` and fixed ``segment_names``).
 
     Returns:
         The profiles (``segments.profile_segments``) and segment id to name.
     """
-    spec = FeatureSpec.from_params(raw_schema, features)
-    profiles = profile_segments(customers_primary, segments, spec)
+    spec = preprocessor.spec
+    profiles = profile_segments(customers_primary, segments, spec, preprocessor.as_of)
     return profiles, name_segments(profiles, spec, reporting["naming"],
                                    reporting.get("segment_names"))  # fmt: skip
 

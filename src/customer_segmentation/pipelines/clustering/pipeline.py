@@ -28,7 +28,7 @@ from .nodes import (
     train_kmeans,
 )
 
-NAMING = ["params:raw_schema", "params:features", "params:reporting"]
+NAMING = ["preprocessor", "params:reporting"]
 
 
 def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:

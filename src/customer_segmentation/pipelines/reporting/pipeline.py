@@ -27,8 +27,10 @@ PLOTS = {
     "silhouette_plot": (
         plot_silhouettes, ["model_input", "kmeans_model", ID_COLUMN, "segment_names"], {"kmeans"}
     ),
-    "pca_plot": (plot_pca, [*SEGMENTED, "pca", ID_COLUMN, "served_names"], set()),
-    "feature_heatmap": (plot_feature_heatmap, [*SEGMENTED, ID_COLUMN, "served_names"], set()),
+    "pca_plot": (plot_pca, [*SEGMENTED, "pca", "preprocessor", "served_names"], set()),
+    "feature_heatmap": (
+        plot_feature_heatmap, [*SEGMENTED, "preprocessor", "served_names"], set()
+    ),
     "segment_sizes_plot": (plot_segment_sizes, ["served_profiles", "served_names"], set()),
     "model_agreement_plot": (
         plot_model_agreement, ["customer_segments", "kprototypes_segments", ID_COLUMN],

@@ -11,6 +11,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, silhouette_samples
 
+from customer_segmentation.features import FittedFeatures
 from customer_segmentation.segments import segment_name
 
 SAMPLE_SIZE = 5000  # points drawn in scatter and silhouette plots
@@ -57,10 +58,12 @@ def plot_silhouettes(
 
 
 def plot_pca(
-    model_input: pd.DataFrame, served_segments: pd.DataFrame, pca: PCA, id_column: str,
-    segment_names: dict,
+    model_input: pd.DataFrame, served_segments: pd.DataFrame, pca: PCA,
+    preprocessor: FittedFeatures, segment_names: dict,
 ) -> go.Figure:  # fmt: skip
-    """Customers on the first two principal components, coloured by segment, with loadings."""
+    """Customers on the first two principal components, coloured by segment, with loadings
+    named by the features' titles."""
+    id_column, titles = preprocessor.spec.id_column, preprocessor.spec.output_titles
     sample = _sample(model_input.merge(served_segments, on=id_column))
     features = sample.drop(columns=[id_column, "segment"])
     plane = pca.transform(features.to_numpy())
@@ -75,20 +78,24 @@ def plot_pca(
     scale = np.abs(plane).max() / np.abs(pca.components_).max() * 0.8
     for name, (x, y) in zip(features.columns, pca.components_.T, strict=True):
         figure.add_annotation(x=x * scale, y=y * scale, ax=0, ay=0, axref="x", ayref="y",
-                              text=name, showarrow=True, arrowhead=2)  # fmt: skip
+                              text=titles.get(name, name), showarrow=True,
+                              arrowhead=2)  # fmt: skip
     return figure
 
 
 def plot_feature_heatmap(
-    model_input: pd.DataFrame, served_segments: pd.DataFrame, id_column: str, segment_names: dict
-) -> go.Figure:
-    """Mean of each standardised feature by segment: how far from the average customer."""
+    model_input: pd.DataFrame, served_segments: pd.DataFrame, preprocessor: FittedFeatures,
+    segment_names: dict,
+) -> go.Figure:  # fmt: skip
+    """Mean of each standardised feature (by its title) by segment: how far from the average
+    customer."""
+    id_column, titles = preprocessor.spec.id_column, preprocessor.spec.output_titles
     merged = model_input.merge(served_segments, on=id_column)
     features = merged.drop(columns=[id_column, "segment"])
     standardised = (features - features.mean()) / features.std(ddof=0).replace(0, 1)
     means = standardised.groupby(merged["segment"]).mean()
     figure = px.imshow(
-        means.to_numpy(), x=list(means.columns),
+        means.to_numpy(), x=[titles.get(name, name) for name in means.columns],
         y=[segment_name(s, segment_names) for s in means.index],
         color_continuous_scale="RdBu_r", zmin=-2, zmax=2, text_auto=".2f", aspect="auto",
         title="Standardised feature means by segment",

@@ -59,11 +59,13 @@ def build_report(
     smallest = clustering.get("min_segment_share", 0.0)
     served = ALGORITHM_NAMES.get(segmenter.algorithm, segmenter.algorithm)
     titles = _row_titles(segmenter)
+    whole = {name for name, column in segmenter.spec.schema.columns.items()
+             if column.dtype == "int"}  # fmt: skip
     others = "".join(
         f"<h2>Also fitted, not served: {html.escape(ALGORITHM_NAMES.get(name, name))} "
         f"(k = {int((model['profiles']['segment'] >= 0).sum())})</h2>"
         f"{_cards(model['profiles'], model['names'], smallest)}"
-        f"{_profile_table(model['profiles'], model['names'], titles)}"
+        f"{_profile_table(model['profiles'], model['names'], titles, whole)}"
         for name, model in other_models.items()
     )  # fmt: skip
     chosen = k_selection.set_index("k").drop(columns="fit_seconds", errors="ignore")
@@ -93,7 +95,7 @@ def build_report(
 <h1>Customer segmentation</h1>
 <h2>Segments ({html.escape(served)}, served)</h2>
 {_cards(segment_profiles, segment_names, smallest)}
-<h2>Profiles</h2>{_profile_table(segment_profiles, segment_names, titles)}
+<h2>Profiles</h2>{_profile_table(segment_profiles, segment_names, titles, whole)}
 <h2>Model</h2>{_facts_table(facts)}
 {others}
 <h2>Data quality</h2>{_facts_table(quality)}{_violations_table(violations)}
@@ -130,18 +132,24 @@ def _customers(count: int) -> str:
 
 
 def _row_titles(segmenter: Segmenter) -> dict[str, str]:
-    """Profile rows as people read them: column labels, with the unit of a mean or median."""
-    titles = {}
-    for name, column in segmenter.spec.schema.columns.items():
-        unit = f" ({column.unit})" if column.unit else ""
+    """Profile rows as people read them: feature titles, with the unit of a mean or median."""
+    spec, titles = segmenter.spec, {}
+    for name in spec.numeric:
+        column = spec.schema.columns.get(name)
+        unit = f" ({column.unit})" if column is not None and column.unit else ""
         for statistic in ("mean", "median"):
-            titles[f"{name} {statistic}"] = f"{column.title} {statistic}{unit}"
-        for label in column.codes.values():
-            titles[f"{name}: {label}"] = f"{column.title}: {label}"
+            titles[f"{name} {statistic}"] = f"{spec.title(name)} {statistic}{unit}"
+    for name in spec.categorical:
+        for label in spec.schema.columns[name].codes.values():
+            titles[f"{name}: {label}"] = f"{spec.title(name)}: {label}"
     return titles
 
 
-def _profile_table(profiles: pd.DataFrame, names: dict, titles: dict[str, str]) -> str:
+def _profile_table(
+    profiles: pd.DataFrame, names: dict, titles: dict[str, str], whole: set[str]
+) -> str:
+    """Segments side by side: shares as percentages, means and medians by ``statistic``;
+    the medians of whole-number columns (``whole``) as whole numbers."""
     table = profiles.set_index("segment").drop(columns=[c for c in profiles if c.endswith(" std")])
     table.index = [segment_name(k, names) if k >= 0 else "All customers" for k in table.index]
     shown = table.T.astype(object)
@@ -151,8 +159,18 @@ def _profile_table(profiles: pd.DataFrame, names: dict, titles: dict[str, str]) 
         if ": " in row:
             shown.loc[row] = [f"{v:.0%}" for v in table[row]]
         elif row.endswith((" mean", " median")):
-            shown.loc[row] = [f"{v:,.1f}" for v in table[row]]
+            integer = row.endswith(" median") and row.removesuffix(" median") in whole
+            shown.loc[row] = [statistic(v, integer) for v in table[row]]
     return shown.rename(index=titles).to_html(escape=True)
+
+
+def statistic(value: float, integer: bool = False) -> str:
+    """A mean or median as people read it: three significant figures or more, whole from
+    1,000, thousands separated from 10,000 (a year is "1978"), whole for ``integer``."""
+    size = abs(value)
+    decimals = 0 if integer or size >= 1000 else 1 if size >= 10 else 2
+    separator = "," if size >= 10_000 else ""
+    return f"{value:{separator}.{decimals}f}"
 
 
 def _facts_table(facts: dict[str, Any]) -> str:
