@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from customer_segmentation.features import FeatureSpec
 from customer_segmentation.schema import RawSchema
 from customer_segmentation.segments import name_segments, nearest, profile_segments, segment_name
 from customer_segmentation.validation import split_rows
@@ -138,3 +139,16 @@ def test_nearest_gives_the_same_bits_for_a_request_and_for_a_batch():
             for point, cost in zip(points, extra, strict=True)
         ]),
     )
+
+
+def test_a_sentinel_is_profiled_as_a_share_and_kept_out_of_the_amounts():
+    spec = FeatureSpec.from_params(
+        {"columns": {"pdays": {"kind": "numeric", "min": 0,
+                               "sentinels": {-1: "never contacted"}}}},  # fmt: skip
+        {"numeric": ["pdays"]},
+    )
+    customers = pd.DataFrame({"row_index": range(4), "pdays": [-1.0, 10.0, -1.0, 30.0]})
+    segments = pd.DataFrame({"row_index": range(4), "segment": [0, 0, 1, 1]})
+    profiles = profile_segments(customers, segments, spec).set_index("segment")
+    assert profiles["pdays: never contacted"].tolist() == [0.5, 0.5, 0.5]
+    assert profiles["pdays mean"].tolist() == [10.0, 30.0, 20.0]

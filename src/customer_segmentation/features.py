@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -289,16 +290,30 @@ class FeatureSpec:
                 return derivation.label or name
         return self.schema.columns[name].title
 
+    def sentinels(self, name: str) -> dict[float, str]:
+        """A numeric feature's sentinel values and their labels (none for a derived one)."""
+        column = self.schema.columns.get(name)
+        return column.sentinels if column is not None else {}
+
+    @functools.cached_property
+    def flags(self) -> tuple[tuple[int, float, str], ...]:
+        """One 0/1 feature per sentinel value of a numeric feature: (the feature's index in
+        ``numeric``, the value, the output column's name)."""
+        return tuple(
+            (i, value, f"{name}_{value:g}")
+            for i, name in enumerate(self.numeric) for value in self.sentinels(name)
+        )  # fmt: skip
+
     def codes(self, name: str) -> tuple[Any, ...]:
         """A categorical feature's legend codes; a code's position is its index here."""
         return tuple(self.schema.columns[name].codes)
 
     @property
     def output_columns(self) -> tuple[str, ...]:
-        """Names of the model features, in order: numeric, ordinal, binary, then one per
-        nominal code."""
+        """Names of the model features, in order: numeric, ordinal, binary, one per nominal
+        code, then one per sentinel value."""
         one_hot = (f"{name}_{code}" for name in self.nominal for code in self.codes(name))
-        return (*self.numeric, *self.positional, *one_hot)
+        return (*self.numeric, *self.positional, *one_hot, *(flag for *_, flag in self.flags))
 
     @functools.cached_property
     def output_titles(self) -> dict[str, str]:
@@ -308,6 +323,9 @@ class FeatureSpec:
         for name in self.nominal:
             for code, label in self.schema.columns[name].codes.items():
                 titles[f"{name}_{code}"] = f"{self.title(name)}: {label}"
+        for i, value, flag in self.flags:
+            name = self.numeric[i]
+            titles[flag] = f"{self.title(name)}: {self.sentinels(name)[value]}"
         return titles
 
     def domain_problems(self, numeric: np.ndarray) -> list[tuple[int, str, str]]:
@@ -322,7 +340,9 @@ class FeatureSpec:
             transform, values = TRANSFORMS[transform_name], numeric[:, column]
             if transform.lowest is None:  # defined everywhere: nothing to check
                 continue
-            for row in np.flatnonzero(transform.outside_domain(values) & ~np.isnan(values)):
+            outside = transform.outside_domain(values) & ~np.isnan(values)
+            outside &= ~np.isin(values, list(self.sentinels(name)))
+            for row in np.flatnonzero(outside):
                 message = (f"{name}: {values[row]:g} is outside the domain of {transform_name} "
                            f"(values above {transform.lowest:g})")  # fmt: skip
                 problems.append((int(row), name, message))
@@ -401,6 +421,11 @@ def _check_derived_of(spec: FeatureSpec) -> None:
                     f"features.derived.{derivation.name}: {operand!r} is no numeric or date "
                     "raw column nor an earlier derived feature"
                 )
+            if spec.sentinels(operand):
+                raise ValueError(
+                    f"features.derived.{derivation.name}: {operand!r} has sentinel values, "
+                    "which are no amounts to compute with"
+                )
         if derivation.operation == "days_since" and derivation.operands[0] not in dates:
             raise ValueError(
                 f"features.derived.{derivation.name}: days_since counts the days since a date "
@@ -467,10 +492,14 @@ class FittedFeatures:
         return numeric.reshape(len(frame), len(self.spec.numeric)), positions
 
     def scaled_numeric(self, numeric: np.ndarray) -> np.ndarray:
-        """The numeric features: each column's transform, then centred and scaled."""
+        """The numeric features: each column's transform, then centred and scaled; then the
+        sentinel flags (K-Prototypes' numeric part)."""
         centres, scales = self._numeric_centres_and_scales
         scaled = self._prepared(numeric) - centres
-        return np.divide(scaled, scales, out=scaled)
+        scaled = np.divide(scaled, scales, out=scaled)
+        if not self.spec.flags:
+            return scaled
+        return np.concatenate((np.nan_to_num(scaled, copy=False), self._flags(numeric)), axis=1)
 
     def transform(self, numeric: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """The model features of raw rows, ``(n_rows, len(spec.output_columns))``.
@@ -489,14 +518,30 @@ class FittedFeatures:
         else:
             scaled = self._prepared(numeric) - self.centres
         scaled /= self.scales
+        if self.spec.flags:  # a sentinel is no amount: the centre, and its flag set
+            scaled = np.concatenate(
+                (np.nan_to_num(scaled, copy=False), self._flags(numeric)), axis=1
+            )  # fmt: skip
         if not self.spec.nominal:
             return scaled
         one_hot, owner, first_row, columns = self._one_hot
         looked_up = one_hot[positions.take(owner, axis=1) + first_row, columns]
+        if self.spec.flags:  # output order: ..., one-hot, flags
+            width = len(self.centres)
+            return np.concatenate((scaled[:, :width], looked_up, scaled[:, width:]), axis=1)
         return np.concatenate((scaled, looked_up), axis=1)
 
+    def _flags(self, numeric: np.ndarray) -> np.ndarray:
+        """Each sentinel's 0/1 column: whether the raw value is that sentinel."""
+        return np.column_stack(
+            [numeric[:, i] == value for i, value, _ in self.spec.flags]
+        ).astype(np.float64)  # fmt: skip
+
     def _prepared(self, numeric: np.ndarray) -> np.ndarray:
-        """Raw numeric values clipped to their training bounds, then transformed."""
+        """Raw numeric values clipped to their training bounds, then transformed; a sentinel
+        value is NaN (no amount)."""
+        if self.spec.flags:
+            numeric = _without_sentinels(numeric, self.spec)
         if self.clip_bounds is not None:
             numeric = np.clip(numeric, self.clip_bounds[0], self.clip_bounds[1])
         return _transformed(numeric, self.spec.transforms)
@@ -527,9 +572,11 @@ class FittedFeatures:
         return output
 
     def mixed_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """K-Prototypes' input: the identifier, scaled numeric features, categorical positions."""
+        """K-Prototypes' input: the identifier, scaled numeric features and sentinel flags,
+        categorical positions."""
         numeric, positions = self.arrays(frame)
-        output = pd.DataFrame(self.scaled_numeric(numeric), columns=list(self.spec.numeric))
+        names = [*self.spec.numeric, *(flag for *_, flag in self.spec.flags)]
+        output = pd.DataFrame(self.scaled_numeric(numeric), columns=names)
         for i, name in enumerate(self.spec.categorical):
             output[name] = positions[:, i]
         output.insert(0, self.spec.id_column, frame[self.spec.id_column].to_numpy())
@@ -554,6 +601,8 @@ def fit_features(customers: pd.DataFrame, spec: FeatureSpec) -> FittedFeatures:
         logger.info("Counting dates up to the newest date in the data, %s (features.as_of)",
                     np.datetime64(int(as_of), "D"))  # fmt: skip
     raw = spec.derive(inputs, as_of)
+    if spec.flags:  # a sentinel is no amount: fitted without it
+        raw = _without_sentinels(raw, spec)
     bounds = _clip_bounds(raw, spec.clips) if spec.clips else None
     numeric = _transformed(raw if bounds is None else np.clip(raw, *bounds), spec.transforms)
     ordinal = np.column_stack([
@@ -585,7 +634,7 @@ def _clip_bounds(raw: np.ndarray, clips: tuple[tuple[float, float] | None, ...])
     bounds = np.array([[-np.inf] * raw.shape[1], [np.inf] * raw.shape[1]])
     for column, quantiles in enumerate(clips):
         if quantiles is not None:
-            bounds[:, column] = np.quantile(raw[:, column], quantiles)
+            bounds[:, column] = np.nanquantile(raw[:, column], quantiles)
     return bounds
 
 
@@ -608,11 +657,26 @@ def _columns_by_transform(transforms: tuple[str, ...]) -> tuple[tuple[str, np.nd
 
 
 def _centre_and_scale(values: np.ndarray, scaler: str) -> tuple[np.ndarray, np.ndarray]:
-    if scaler == "standard":
-        centre, scale = values.mean(axis=0), values.std(axis=0)
-    elif scaler == "minmax":
-        centre, scale = values.min(axis=0), np.ptp(values, axis=0)
-    else:
-        low, centre, high = np.percentile(values, [25, 50, 75], axis=0)
-        scale = high - low
-    return centre, np.where(scale == 0, 1.0, scale)
+    """Per column, ignoring the NaN of sentinel values (a column of nothing else: 0 and 1)."""
+    if not len(values):
+        return np.zeros(values.shape[1]), np.ones(values.shape[1])
+    with warnings.catch_warnings():  # an all-sentinel column's NaN is replaced below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if scaler == "standard":
+            centre, scale = np.nanmean(values, axis=0), np.nanstd(values, axis=0)
+        elif scaler == "minmax":
+            centre = np.nanmin(values, axis=0)
+            scale = np.nanmax(values, axis=0) - centre
+        else:
+            low, centre, high = np.nanpercentile(values, [25, 50, 75], axis=0)
+            scale = high - low
+    centre = np.nan_to_num(centre)
+    return centre, np.where((scale == 0) | np.isnan(scale), 1.0, scale)
+
+
+def _without_sentinels(numeric: np.ndarray, spec: FeatureSpec) -> np.ndarray:
+    """A copy of raw numeric features with each sentinel value as NaN."""
+    numeric = np.array(numeric, dtype=np.float64)
+    for i, value, _ in spec.flags:
+        numeric[numeric[:, i] == value, i] = np.nan
+    return numeric

@@ -52,6 +52,8 @@ class ColumnSpec:
         unit: The unit of a numeric column's values, or ``None``.
         format: How a date column is written, as ``strftime`` codes (``%d/%m/%Y``); ``None``
             for ISO 8601 (``2024-12-31``, with or without a time).
+        sentinels: Values of a numeric column that are no amount but mean something else
+            ("-1: never contacted"), with their labels; valid whatever ``min`` and ``max``.
     """
 
     name: str
@@ -63,6 +65,7 @@ class ColumnSpec:
     label: str | None = None
     unit: str | None = None
     format: str | None = None
+    sentinels: dict[float, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -125,9 +128,18 @@ class ColumnSpec:
             bounds = [None if bound is None else _date(name, bound) for bound in bounds]
         elif params.get("format"):
             raise ValueError(f"raw_schema column {name!r}: only a date column has a format")
+        sentinels = dict(params.get("sentinels") or {})
+        if sentinels and (kind != "numeric" or not all(
+                isinstance(value, int | float) and not isinstance(value, bool)
+                for value in sentinels)):  # fmt: skip
+            raise ValueError(
+                f"raw_schema column {name!r}: sentinels are numbers of a numeric column with "
+                "their meaning, such as {-1: never contacted}"
+            )
         label, unit = params.get("label"), params.get("unit")
         return cls(name, kind, dtype, codes, *bounds, str(label) if label else None,
-                   str(unit) if unit else None, params.get("format"))  # fmt: skip
+                   str(unit) if unit else None, params.get("format"),
+                   {float(value): str(text) for value, text in sentinels.items()})  # fmt: skip
 
 
 def _date(name: str, value: Any) -> pd.Timestamp:
@@ -315,7 +327,7 @@ def check_rows(
             )
         if spec.min is not None or spec.max is not None:
             low, high = spec.min, spec.max
-            outside = column.notna() & (
+            outside = column.notna() & ~column.isin(list(spec.sentinels)) & (
                 (column < low if low is not None else False)
                 | (column > high if high is not None else False)
             )

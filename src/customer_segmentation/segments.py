@@ -181,9 +181,14 @@ def segment_name(segment: int, names: Mapping[Any, str]) -> str:
 def _profile(k: int, group: pd.DataFrame, total: int, spec: FeatureSpec) -> dict[str, Any]:
     row: dict[str, Any] = {"segment": k, "size": len(group), "share": len(group) / total}
     for name in spec.numeric:
-        row[f"{name} mean"] = float(group[name].mean())
-        row[f"{name} median"] = float(group[name].median())
-        row[f"{name} std"] = float(group[name].std(ddof=0))
+        values, sentinels = group[name], spec.sentinels(name)
+        for value, label in sentinels.items():  # a share, like a code's; no amount
+            row[f"{name}: {label}"] = float((values == value).mean()) if len(values) else 0.0
+        if sentinels:
+            values = values[~values.isin(list(sentinels))]
+        row[f"{name} mean"] = float(values.mean())
+        row[f"{name} median"] = float(values.median())
+        row[f"{name} std"] = float(values.std(ddof=0))
     for name in spec.categorical:
         shares = group[name].value_counts(normalize=True)
         for code, label in spec.schema.columns[name].codes.items():
@@ -202,10 +207,12 @@ def _ranked_traits(
         title = spec.title(name)
         low, high = (naming.get("words") or {}).get(name, [f"low {title}", f"high {title}"])
         traits.append((high if effect > 0 else low, abs(effect)))
-    for name in spec.categorical:
-        for label in spec.schema.columns[name].codes.values():
-            share, base = row[f"{name}: {label}"], overall[f"{name}: {label}"]
-            if 0 < base < 1:
-                traits.append((label, (share - base) / np.sqrt(base * (1 - base))))
+    labelled = [(name, label) for name in spec.numeric for label in spec.sentinels(name).values()]
+    labelled += [(name, label) for name in spec.categorical
+                 for label in spec.schema.columns[name].codes.values()]  # fmt: skip
+    for name, label in labelled:
+        share, base = row[f"{name}: {label}"], overall[f"{name}: {label}"]
+        if 0 < base < 1:
+            traits.append((label, (share - base) / np.sqrt(base * (1 - base))))
     strong = [(word, effect) for word, effect in traits if effect >= naming["min_effect"]]
     return sorted(strong, key=lambda trait: -trait[1])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
 from customer_segmentation.features import FeatureSpec
@@ -55,7 +55,27 @@ def _annotation(spec: ColumnSpec) -> Any:
     if spec.codes:
         as_code = _integer_code if spec.dtype == "int" else _no_boolean
         return Annotated[Literal[tuple(spec.codes)], BeforeValidator(as_code), present]
+    if spec.sentinels:
+        return Annotated[PYTHON_TYPES[spec.dtype], AfterValidator(_within_range(spec)),
+                         BeforeValidator(_no_boolean), present]  # fmt: skip
     return Annotated[PYTHON_TYPES[spec.dtype], BeforeValidator(_no_boolean), present]
+
+
+def _within_range(spec: ColumnSpec) -> Any:
+    """A validator of ``[min, max]`` that lets a sentinel value through, as the pipeline does."""
+
+    def check(value: Any) -> Any:
+        if value in spec.sentinels:
+            return value
+        if (spec.min is not None and value < spec.min) or (
+                spec.max is not None and value > spec.max):  # fmt: skip
+            raise PydanticCustomError(
+                "out_of_range",
+                f"{spec.name}: {value:g} is outside {spec.range_text}".replace("{", "{{"),
+            )  # fmt: skip
+        return value
+
+    return check
 
 
 def _present(name: str) -> Any:
@@ -113,6 +133,10 @@ def _bounds(spec: ColumnSpec) -> dict[str, Any]:
         written = f"written {spec.format}" if spec.format else "ISO 8601"
         bounds["description"] = f"{title}: date, {written}"
         bounds["json_schema_extra"] = {"type": "string"}
+        return bounds
+    if spec.sentinels:  # a sentinel may lie outside [min, max]: checked by _within_range
+        meanings = ", ".join(f"{value:g} = {label}" for value, label in spec.sentinels.items())
+        bounds["description"] += f" in {spec.range_text}; or {meanings}"
         return bounds
     if spec.min is not None:
         bounds["ge"] = spec.min

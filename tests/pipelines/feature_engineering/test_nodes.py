@@ -305,3 +305,28 @@ def test_a_date_in_another_format_is_rejected_with_a_reason():
         "joined: '31/02/2024' is not a date written %d/%m/%Y",
     ]
     assert primary.empty
+
+
+SENTINEL_SCHEMA = {"columns": {
+    "pdays": {"kind": "numeric", "dtype": "int", "min": 0, "label": "days since last contact",
+              "sentinels": {-1: "never contacted"}},
+    "age": {"kind": "numeric", "dtype": "int"},
+}}  # fmt: skip
+
+
+def test_a_sentinel_value_is_a_flag_not_an_amount():
+    features = {"numeric": [{"column": "pdays", "transform": "log1p"}, "age"]}
+    raw = pd.DataFrame({"pdays": [-1, 9, -1, 99, -2], "age": [30, 40, 50, 60, 70]})
+    primary, rejected, _ = validate_customers(raw, SENTINEL_SCHEMA, features, "raw.csv")
+    assert rejected["reason"].tolist() == ["pdays: -2 is outside [0, inf]"]
+    preprocessor = fit_preprocessor(primary, SENTINEL_SCHEMA, features)
+    spec = preprocessor.spec
+    assert spec.output_columns == ("pdays", "age", "pdays_-1")
+    assert spec.output_titles["pdays_-1"] == "days since last contact: never contacted"
+    model_input = build_model_input(primary, preprocessor)
+    # fitted on the amounts alone: log1p of 9 and 99, centred and scaled to -1 and 1
+    np.testing.assert_allclose(model_input["pdays"], [0.0, -1.0, 0.0, 1.0])
+    assert model_input["pdays_-1"].tolist() == [1.0, 0.0, 1.0, 0.0]
+    mixed = build_kprototypes_input(primary, preprocessor)
+    assert mixed["pdays_-1"].tolist() == [1.0, 0.0, 1.0, 0.0]
+    np.testing.assert_allclose(mixed["pdays"], model_input["pdays"])

@@ -139,6 +139,8 @@ def _row_titles(segmenter: Segmenter) -> dict[str, str]:
         unit = f" ({column.unit})" if column is not None and column.unit else ""
         for statistic in ("mean", "median"):
             titles[f"{name} {statistic}"] = f"{spec.title(name)} {statistic}{unit}"
+        for label in spec.sentinels(name).values():
+            titles[f"{name}: {label}"] = f"{spec.title(name)}: {label}"
     for name in spec.categorical:
         for label in spec.schema.columns[name].codes.values():
             titles[f"{name}: {label}"] = f"{spec.title(name)}: {label}"
