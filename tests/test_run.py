@@ -185,7 +185,7 @@ def test_bring_your_own_table_by_configuration_only(project):
     assert len(primary) == 596 and sorted(rejected["raw_row"]) == [5, 77, 123, 300]
     assert set(rejected["reason"]) == {"age_years: missing value", "region: missing value"}
     model_input = project.read_output("model_input")
-    assert {"region_north", "region_west", "loyalty_tier"} <= set(model_input.columns)
+    assert {"region_north", "region_other", "loyalty_tier"} <= set(model_input.columns)
     segments = project.read_output("segments")
     assert segments["customer_id"].tolist() == primary["customer_id"].tolist()
 

@@ -65,10 +65,15 @@ def _default(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
 
 
 def _byo(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
+    """Text IDs, a text-coded ordinal, and a nominal column whose rare region (5 of 600
+    customers) and a region outside the legend score as ``other``."""
     shutil.copytree(PROJECT_ROOT / "tests/fixtures/conf_byo", project.root / "conf/byo")
-    shop_customers().to_csv(project.data("01_raw/shop_customers.csv"), index=False)
+    training = shop_customers()
+    training.loc[[10, 20, 30, 40, 50], "region"] = "islands"
+    training.to_csv(project.data("01_raw/shop_customers.csv"), index=False)
     scored = _with_bad_rows(shop_customers(400, seed=9), "yearly_spend", "customer_id")
-    return "byo", {"training": shop_customers(), "shop_with_bad_rows": scored}
+    scored.loc[[11, 12], "region"] = ["islands", "atlantis"]
+    return "byo", {"training": training, "shop_with_bad_rows": scored}
 
 
 def _joined(count: int, seed: int) -> pd.Series:

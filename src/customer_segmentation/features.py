@@ -145,6 +145,10 @@ class FeatureSpec:
         clips: Per numeric feature, the training quantiles ``(low, high)`` its raw values are
             clipped to before the transform, or ``None``.
         derived: Numeric features computed from raw columns (``features.derived``), in order.
+        min_shares: Per nominal feature, the training share under which a code is grouped
+            as ``other`` (0: none is).
+        open_codes: Nominal features whose codes outside the legend score as ``other``
+            (``unknown_code: other``) instead of rejecting the row.
         as_of: ``features.as_of`` in days since 1970-01-01 (``days``), or ``None``: then
             fitting takes the newest date of the training data's date inputs.
     """
@@ -159,6 +163,8 @@ class FeatureSpec:
     clips: tuple[tuple[float, float] | None, ...] = ()
     derived: tuple[Derivation, ...] = ()
     as_of: float | None = None
+    min_shares: tuple[float, ...] = ()
+    open_codes: frozenset[str] = frozenset()
 
     @classmethod
     def from_params(cls, raw_schema: Mapping[str, Any], features: Mapping[str, Any]) -> FeatureSpec:
@@ -180,18 +186,24 @@ class FeatureSpec:
             numeric.append(name)
             transforms.append(transform)
             clips.append(_clip_quantiles(name, entry.get("clip")))
+        nominal = [entry if isinstance(entry, Mapping) else {"column": entry}
+                   for entry in features.get("nominal") or []]  # fmt: skip
+        min_shares = tuple(_min_share(entry) for entry in nominal)
         spec = cls(
             schema=schema,
             numeric=tuple(numeric),
             transforms=tuple(transforms),
             ordinal=tuple(features.get("ordinal") or []),
-            nominal=tuple(features.get("nominal") or []),
+            nominal=tuple(entry["column"] for entry in nominal),
             scaler=features.get("scaler", "standard"),
             binary=tuple(features.get("binary") or []),
             clips=tuple(clips) if any(clips) else (),
             derived=tuple(Derivation.from_params(str(name), params or {})
                           for name, params in (features.get("derived") or {}).items()),
             as_of=_as_of(features.get("as_of")),
+            min_shares=min_shares if any(min_shares) else (),
+            open_codes=frozenset(entry["column"] for entry in nominal
+                                 if _unknown_code(entry) == "other"),
         )  # fmt: skip
         spec._check()
         return spec
@@ -304,6 +316,11 @@ class FeatureSpec:
             for i, name in enumerate(self.numeric) for value in self.sentinels(name)
         )  # fmt: skip
 
+    def has_other(self, name: str) -> bool:
+        """Whether a nominal feature has an ``other`` code: rare or unknown codes."""
+        index = self.nominal.index(name)
+        return name in self.open_codes or bool(self.min_shares and self.min_shares[index])
+
     def codes(self, name: str) -> tuple[Any, ...]:
         """A categorical feature's legend codes; a code's position is its index here."""
         return tuple(self.schema.columns[name].codes)
@@ -312,7 +329,8 @@ class FeatureSpec:
     def output_columns(self) -> tuple[str, ...]:
         """Names of the model features, in order: numeric, ordinal, binary, one per nominal
         code, then one per sentinel value."""
-        one_hot = (f"{name}_{code}" for name in self.nominal for code in self.codes(name))
+        one_hot = (f"{name}_{code}" for name in self.nominal
+                   for code in (*self.codes(name), *(["other"] if self.has_other(name) else [])))
         return (*self.numeric, *self.positional, *one_hot, *(flag for *_, flag in self.flags))
 
     @functools.cached_property
@@ -323,6 +341,7 @@ class FeatureSpec:
         for name in self.nominal:
             for code, label in self.schema.columns[name].codes.items():
                 titles[f"{name}_{code}"] = f"{self.title(name)}: {label}"
+            titles[f"{name}_other"] = f"{self.title(name)}: other"
         for i, value, flag in self.flags:
             name = self.numeric[i]
             titles[flag] = f"{self.title(name)}: {self.sentinels(name)[value]}"
@@ -477,6 +496,30 @@ class FittedFeatures:
     scales: np.ndarray
     clip_bounds: np.ndarray | None = None
     as_of: float | None = None
+    rare_codes: tuple[tuple[int, ...], ...] = ()
+
+    def grouped(self, positions: np.ndarray) -> np.ndarray:
+        """Legend positions with every rare or unknown code (-1) of a nominal feature that
+        has ``other`` as that feature's ``other`` position, its number of codes."""
+        if not self._other_lookups:
+            return positions
+        positions = positions.copy()
+        for column, lookup in self._other_lookups:
+            positions[:, column] = lookup[positions[:, column]]  # -1 takes the last: other
+        return positions
+
+    @functools.cached_property
+    def _other_lookups(self) -> tuple[tuple[int, np.ndarray], ...]:
+        """(categorical column, position → grouped position) of each nominal feature with
+        ``other``."""
+        lookups = []
+        for i, name in enumerate(self.spec.nominal):
+            if self.spec.has_other(name):
+                count = len(self.spec.codes(name))
+                lookup = np.arange(count + 1)
+                lookup[list(self.rare_codes[i]) if self.rare_codes else []] = count
+                lookups.append((len(self.spec.positional) + i, lookup))
+        return tuple(lookups)
 
     def derive(self, inputs: np.ndarray) -> np.ndarray:
         """The numeric features of ``input_values``, dates counted up to ``as_of``."""
@@ -486,7 +529,7 @@ class FittedFeatures:
         """Raw numeric values and legend positions of typed, valid rows."""
         numeric = self.derive(self.spec.input_values(frame))
         positions = np.column_stack([
-            pd.Categorical(frame[name], categories=self.spec.codes(name)).codes.astype(np.int64)
+            legend_positions(frame[name], self.spec.codes(name))
             for name in self.spec.categorical
         ]) if self.spec.categorical else np.empty((len(frame), 0), dtype=np.int64)  # fmt: skip
         return numeric.reshape(len(frame), len(self.spec.numeric)), positions
@@ -505,8 +548,10 @@ class FittedFeatures:
         """The model features of raw rows, ``(n_rows, len(spec.output_columns))``.
 
         Numeric values after their transform and ordinal and binary positions are centred and
-        scaled together; each nominal position becomes its one-hot row.
+        scaled together; each nominal position becomes its one-hot row (a rare or unknown
+        code: its ``other`` column).
         """
+        positions = self.grouped(positions)
         if self.spec.positional:
             positional = (positions if not self.spec.nominal
                           else positions[:, : len(self.spec.positional)])  # fmt: skip
@@ -558,7 +603,8 @@ class FittedFeatures:
         Output column ``j`` of the one-hot part is ``table[positions[:, owner[j]] +
         first_row[j], j]``: one NumPy lookup for every nominal feature at once.
         """
-        codes = [len(self.spec.codes(name)) for name in self.spec.nominal]
+        codes = [len(self.spec.codes(name)) + self.spec.has_other(name)
+                 for name in self.spec.nominal]  # fmt: skip
         table = np.eye(sum(codes))
         owner = len(self.spec.positional) + np.repeat(np.arange(len(codes)), codes)
         first_row = np.repeat(np.cumsum([0, *codes[:-1]]), codes)
@@ -575,6 +621,7 @@ class FittedFeatures:
         """K-Prototypes' input: the identifier, scaled numeric features and sentinel flags,
         categorical positions."""
         numeric, positions = self.arrays(frame)
+        positions = self.grouped(positions)
         names = [*self.spec.numeric, *(flag for *_, flag in self.spec.flags)]
         output = pd.DataFrame(self.scaled_numeric(numeric), columns=names)
         for i, name in enumerate(self.spec.categorical):
@@ -606,13 +653,56 @@ def fit_features(customers: pd.DataFrame, spec: FeatureSpec) -> FittedFeatures:
     bounds = _clip_bounds(raw, spec.clips) if spec.clips else None
     numeric = _transformed(raw if bounds is None else np.clip(raw, *bounds), spec.transforms)
     ordinal = np.column_stack([
-        pd.Categorical(customers[name], categories=spec.codes(name)).codes for name in spec.ordinal
+        legend_positions(customers[name], spec.codes(name)) for name in spec.ordinal
     ]) if spec.ordinal else np.empty((len(customers), 0))  # fmt: skip
     values = np.concatenate((numeric, ordinal), axis=1, dtype=np.float64)
     centres, scales = _centre_and_scale(values, spec.scaler)
     binary = len(spec.binary)
     return FittedFeatures(spec, np.append(centres, np.zeros(binary)),
-                          np.append(scales, np.ones(binary)), bounds, as_of)  # fmt: skip
+                          np.append(scales, np.ones(binary)), bounds, as_of,
+                          _rare_codes(customers, spec))  # fmt: skip
+
+
+def legend_positions(values: pd.Series, codes: tuple[Any, ...]) -> np.ndarray:
+    """Each value's position in the legend ``codes`` (int64; -1 for a code outside it)."""
+    return pd.Index(codes).get_indexer(values).astype(np.int64, copy=False)
+
+
+def _rare_codes(customers: pd.DataFrame, spec: FeatureSpec) -> tuple[tuple[int, ...], ...]:
+    """Per nominal feature, the legend positions of codes under its ``min_share`` of the
+    training customers (scored as ``other``)."""
+    if not spec.min_shares:
+        return ()
+    rare = []
+    for name, min_share in zip(spec.nominal, spec.min_shares, strict=True):
+        positions = legend_positions(customers[name], spec.codes(name))
+        counts = np.bincount(positions[positions >= 0], minlength=len(spec.codes(name)))
+        shares = counts / max(len(customers), 1)
+        positions = tuple(int(i) for i in np.flatnonzero(shares < min_share)) if min_share else ()
+        if positions:
+            logger.info("%s: %d code(s) under %.1f%% of the customers score as other: %s",
+                        name, len(positions), 100 * min_share,
+                        ", ".join(str(spec.codes(name)[i]) for i in positions))  # fmt: skip
+        rare.append(positions)
+    return tuple(rare)
+
+
+def _min_share(entry: Mapping[str, Any]) -> float:
+    """A nominal entry's ``min_share``, checked (0 without one)."""
+    share = entry.get("min_share", 0) or 0
+    if not isinstance(share, int | float) or not 0 <= share < 1:
+        raise ValueError(f"features.nominal: {entry['column']!r} has min_share {share!r}; "
+                         "write a share of the customers, such as 0.01")  # fmt: skip
+    return float(share)
+
+
+def _unknown_code(entry: Mapping[str, Any]) -> str:
+    """A nominal entry's ``unknown_code`` policy, checked (``reject`` by default)."""
+    policy = entry.get("unknown_code", "reject")
+    if policy not in ("reject", "other"):
+        raise ValueError(f"features.nominal: {entry['column']!r} has unknown_code {policy!r}; "
+                         "write reject (the row is rejected) or other")  # fmt: skip
+    return policy
 
 
 def _clip_quantiles(name: str, clip: Any) -> tuple[float, float] | None:

@@ -256,8 +256,9 @@ class EarlierIdentifiers:
 
 
 def check_rows(
-    raw: pd.DataFrame, schema: RawSchema, earlier: EarlierIdentifiers | None = None
-) -> RowCheck:
+    raw: pd.DataFrame, schema: RawSchema, earlier: EarlierIdentifiers | None = None,
+    open_codes: frozenset[str] = frozenset(),
+) -> RowCheck:  # fmt: skip
     """Check every row of ``raw`` against the schema, without dropping any.
 
     Rules, per column: a value is present; it parses as the declared type (integers have
@@ -270,6 +271,8 @@ def check_rows(
         schema: The raw schema.
         earlier: For a table checked in chunks, the identifiers of the chunks before this
             one (updated with this chunk's).
+        open_codes: Categorical columns whose codes outside the legend are kept (scored as
+            ``other``: ``features.nominal``'s ``unknown_code: other``).
 
     Returns:
         The typed columns, the validity mask, per-row reasons and per-rule counts.
@@ -315,7 +318,7 @@ def check_rows(
             column = column.where(~wrong_type)
         else:
             column = values.astype("str").where(~missing)
-        if spec.codes:
+        if spec.codes and name not in open_codes:
             unknown = column.notna() & ~column.isin(list(spec.codes))
             allowed = ", ".join(map(str, spec.codes))
             flag(
@@ -460,9 +463,15 @@ def _identifier_text(value: Any) -> str:
     return str(value)
 
 
-def cast_valid_rows(typed: pd.DataFrame, schema: RawSchema) -> pd.DataFrame:
-    """Give rows that passed ``check_rows`` their final dtypes (``ColumnSpec.valid_dtype``)."""
-    return typed.astype({name: spec.valid_dtype for name, spec in schema.columns.items()})
+def cast_valid_rows(
+    typed: pd.DataFrame, schema: RawSchema, open_codes: frozenset[str] = frozenset()
+) -> pd.DataFrame:
+    """Give rows that passed ``check_rows`` their final dtypes (``ColumnSpec.valid_dtype``;
+    an integer code outside the legend of an ``open_codes`` column: int64)."""
+    return typed.astype({
+        name: "int64" if name in open_codes and spec.dtype == "int" else spec.valid_dtype
+        for name, spec in schema.columns.items()
+    })  # fmt: skip
 
 
 def _show(values: pd.Series) -> pd.Series:

@@ -80,7 +80,7 @@ class Segmenter:
         """
         if self.algorithm == "kmeans":
             return nearest(self.features.transform(numeric, positions), self.centres)
-        mismatches = (positions[:, None, :] != self.modes).sum(axis=2)
+        mismatches = (self.features.grouped(positions)[:, None, :] != self.modes).sum(axis=2)
         return nearest(self.features.scaled_numeric(numeric), self.centres, self.gamma * mismatches)
 
     def project(self, numeric: np.ndarray, positions: np.ndarray) -> np.ndarray:

@@ -120,7 +120,7 @@ def _split_chunk(
     counts: dict[str, dict[str, int]],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Valid rows (typed) and rejected rows (as read, ``raw_row`` and ``reason``) of a chunk."""
-    check = check_rows(chunk, spec.schema, earlier)
+    check = check_rows(chunk, spec.schema, earlier, spec.open_codes)
     reasons, found, valid_mask = check.reasons, dict(check.counts), check.valid
     outside = spec.domain_reasons(check.typed[valid_mask])
     if len(outside):
@@ -131,7 +131,9 @@ def _split_chunk(
     for rule, columns in found.items():
         for column, count in columns.items():
             counts.setdefault(rule, {})[column] = counts.get(rule, {}).get(column, 0) + count
-    valid = cast_valid_rows(check.typed[valid_mask], spec.schema).reset_index(drop=True)
+    valid = cast_valid_rows(check.typed[valid_mask], spec.schema, spec.open_codes).reset_index(
+        drop=True
+    )  # fmt: skip
     rejected = chunk[~valid_mask].rename_axis("raw_row").reset_index()
     rejected["reason"] = pd.Series(reasons.to_numpy(), index=rejected.index, dtype="str")
     return valid, rejected

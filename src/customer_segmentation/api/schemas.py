@@ -37,24 +37,27 @@ def customer_model(spec: FeatureSpec) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for name, attribute in field_names(schema).items():
         column = schema.columns[name]
+        annotation = _annotation(column, name in spec.open_codes)
         if name in needed:
-            fields[attribute] = (_annotation(column), Field(alias=name, **_bounds(column)))
+            fields[attribute] = (annotation, Field(alias=name, **_bounds(column)))
         else:
-            fields[attribute] = (_annotation(column) | None,
+            fields[attribute] = (annotation | None,
                                  Field(None, alias=name, **_bounds(column)))  # fmt: skip
     config = ConfigDict(extra="ignore", populate_by_name=False, title="Customer")
     return create_model("Customer", __config__=config, **fields)
 
 
-def _annotation(spec: ColumnSpec) -> Any:
+def _annotation(spec: ColumnSpec, open_codes: bool = False) -> Any:
     """The field's type, parsed as pydantic's lax mode does ("34" is 34, as in a CSV), but
-    never a boolean for a number or a code, and a null named as the pipeline names it."""
+    never a boolean for a number or a code, and a null named as the pipeline names it. A
+    column with ``open_codes`` takes any code of its type (scored as ``other``)."""
     present = BeforeValidator(_present(spec.name))
     if spec.kind == "date":
         return Annotated[datetime, BeforeValidator(_date(spec)), present]
     if spec.codes:
         as_code = _integer_code if spec.dtype == "int" else _no_boolean
-        return Annotated[Literal[tuple(spec.codes)], BeforeValidator(as_code), present]
+        allowed = PYTHON_TYPES[spec.dtype] if open_codes else Literal[tuple(spec.codes)]
+        return Annotated[allowed, BeforeValidator(as_code), present]
     if spec.sentinels:
         return Annotated[PYTHON_TYPES[spec.dtype], AfterValidator(_within_range(spec)),
                          BeforeValidator(_no_boolean), present]  # fmt: skip

@@ -58,7 +58,7 @@ class RequestReader:
                               dtype=np.float64)  # fmt: skip
         numeric = features.derive(inputs.reshape(len(customers), len(self.inputs)))
         positions = np.array(
-            [[table[getattr(c, f)] for f, table in self.categorical] for c in customers],
+            [[table.get(getattr(c, f), -1) for f, table in self.categorical] for c in customers],
             dtype=np.int64,
         ).reshape(len(customers), len(self.categorical))
         problems = self.spec.domain_problems(numeric)

@@ -330,3 +330,32 @@ def test_a_sentinel_value_is_a_flag_not_an_amount():
     mixed = build_kprototypes_input(primary, preprocessor)
     assert mixed["pdays_-1"].tolist() == [1.0, 0.0, 1.0, 0.0]
     np.testing.assert_allclose(mixed["pdays"], model_input["pdays"])
+
+
+REGION_SCHEMA = {"columns": {
+    "spend": {"kind": "numeric"},
+    "region": {"kind": "nominal", "label": "region",
+               "codes": {"n": "north", "s": "south", "i": "islands"}},
+}}  # fmt: skip
+
+
+@pytest.mark.parametrize("unknown_code", ["reject", "other"])
+def test_rare_and_unknown_codes_of_a_nominal_feature_score_as_other(unknown_code):
+    features = {"numeric": ["spend"],
+                "nominal": [{"column": "region", "min_share": 0.1, "unknown_code": unknown_code}]}
+    training = pd.DataFrame({"spend": np.arange(20.0), "region": ["n"] * 10 + ["s"] * 9 + ["i"]})
+    primary, _, _ = validate_customers(training, REGION_SCHEMA, features, "raw.csv")
+    preprocessor = fit_preprocessor(primary, REGION_SCHEMA, features)
+    assert preprocessor.spec.output_columns == (
+        "spend", "region_n", "region_s", "region_i", "region_other")
+    scored = pd.DataFrame({"spend": [1.0, 2.0, 3.0], "region": ["s", "i", "x"]})
+    primary, rejected, _ = validate_customers(scored, REGION_SCHEMA, features, "raw.csv")
+    one_hot = build_model_input(primary, preprocessor).iloc[:, 2:].to_numpy()
+    if unknown_code == "reject":
+        assert rejected["reason"].tolist() == ["region: code 'x' is not in the legend (n, s, i)"]
+        np.testing.assert_array_equal(one_hot, [[0, 1, 0, 0], [0, 0, 0, 1]])
+    else:  # the rare code and the unknown one alike
+        assert rejected.empty
+        np.testing.assert_array_equal(one_hot, [[0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1]])
+        mixed = build_kprototypes_input(primary, preprocessor)
+        assert mixed["region"].tolist() == [1, 3, 3]  # other: the position after the codes
