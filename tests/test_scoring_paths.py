@@ -85,13 +85,18 @@ def _joined(count: int, seed: int) -> pd.Series:
 def _log_income_no_id(project: Project) -> tuple[str | None, dict[str, pd.DataFrame]]:
     """log1p on Income, Age clipped at training quantiles, a derived feature (income per
     year of age) and days since a date (as of the newest date in the training data), in a
-    table without an identifier: rows are known by their position."""
+    tab-separated table without an identifier: rows are known by their position."""
     raw_schema = copy.deepcopy(project_parameters()["raw_schema"])
     del raw_schema["id_column"], raw_schema["columns"]["ID"]
     raw_schema["columns"]["Joined"] = {"kind": "date", "format": "%d/%m/%Y"}
     (project.root / "conf/log_income").mkdir()
     (project.root / "conf/log_income/parameters.yml").write_text(
         yaml.safe_dump({"raw_schema": raw_schema, "features": LOG_INCOME})
+    )
+    tabs = {"type": "customer_segmentation.datasets.RawCSVDataset", "load_args": {"sep": "\t"},
+            "filepath": "${runtime_params:raw_data_path, ${globals:raw_data_path}}"}
+    (project.root / "conf/log_income/catalog.yml").write_text(
+        yaml.safe_dump({"customers_raw": tabs})
     )
     raw = _with_bad_rows(generate_customers(300, 6), "Income", "ID").drop(columns="ID")
     raw.loc[10:14, "Income"] = 0.0  # log1p(0) = 0: the edge of the transform's domain
@@ -100,7 +105,7 @@ def _log_income_no_id(project: Project) -> tuple[str | None, dict[str, pd.DataFr
     raw.loc[21, "Joined"] = "2020-02-20"  # another format
     training = pd.read_csv(project.data("01_raw/customers.csv")).drop(columns="ID")
     training["Joined"] = _joined(len(training), 8)
-    training.to_csv(project.data("01_raw/customers.csv"), index=False)
+    training.to_csv(project.data("01_raw/customers.csv"), index=False, sep="\t")
     return "log_income", {"training": training, "generated_with_bad_rows": raw}
 
 
@@ -123,7 +128,7 @@ CASES = {
 }  # fmt: skip
 ID_COLUMNS = {"byo": "customer_id", "log_income": ROW_INDEX, "credit_card": "CUST_ID",
               "bank_marketing": ROW_INDEX}  # fmt: skip
-SEPARATORS = {"bank_marketing": ";"}
+SEPARATORS = {"bank_marketing": ";", "log_income": "\t"}
 EXAMPLES = ("credit_card", "bank_marketing")  # as conf/<env>/catalog.yml reads the raw file
 
 
@@ -138,7 +143,7 @@ def trained(request, tmp_path_factory) -> tuple[Project, str | None, dict[str, P
             paths[name] = table
             continue
         paths[name] = project.data(f"01_raw/score_{name}.csv")
-        table.to_csv(paths[name], index=False)
+        table.to_csv(paths[name], index=False, sep=SEPARATORS.get(env, ","))
     delivered = isinstance(tables["training"], Path)
     project.run(*([f"--env={env}"] if env else []),
                 *([f"--params=raw_data_path={paths['training']}"] if delivered else []),
