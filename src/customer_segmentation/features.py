@@ -218,7 +218,7 @@ class FeatureSpec:
         """The features K-Prototypes treats as categories: ordinal, binary, then nominal."""
         return (*self.ordinal, *self.binary, *self.nominal)
 
-    @property
+    @functools.cached_property
     def positional(self) -> tuple[str, ...]:
         """The categorical features that enter the model as their legend position: the
         ordinal ones (then scaled) and the binary ones (0 or 1)."""
@@ -551,14 +551,12 @@ class FittedFeatures:
         scaled together; each nominal position becomes its one-hot row (a rare or unknown
         code: its ``other`` column).
         """
-        positions = self.grouped(positions)
+        if self._other_lookups:
+            positions = self.grouped(positions)
         if self.spec.positional:
             positional = (positions if not self.spec.nominal
                           else positions[:, : len(self.spec.positional)])  # fmt: skip
-            scaled = np.concatenate(
-                (self._prepared(numeric), positional), axis=1,
-                dtype=np.float64,
-            )  # fmt: skip
+            scaled = np.concatenate((self._prepared(numeric), positional), axis=1)
             scaled -= self.centres
         else:
             scaled = self._prepared(numeric) - self.centres
@@ -585,11 +583,20 @@ class FittedFeatures:
     def _prepared(self, numeric: np.ndarray) -> np.ndarray:
         """Raw numeric values clipped to their training bounds, then transformed; a sentinel
         value is NaN (no amount)."""
+        if self._as_they_are:
+            return numeric
         if self.spec.flags:
             numeric = _without_sentinels(numeric, self.spec)
         if self.clip_bounds is not None:
             numeric = np.clip(numeric, self.clip_bounds[0], self.clip_bounds[1])
         return _transformed(numeric, self.spec.transforms)
+
+    @functools.cached_property
+    def _as_they_are(self) -> bool:
+        """Whether raw numeric values enter scaling unchanged: no sentinel, clip or transform
+        (the common case, and a request's fast path)."""
+        return (not self.spec.flags and self.clip_bounds is None
+                and not _columns_by_transform(self.spec.transforms))  # fmt: skip
 
     @functools.cached_property
     def _numeric_centres_and_scales(self) -> tuple[np.ndarray, np.ndarray]:
