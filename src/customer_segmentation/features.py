@@ -556,7 +556,8 @@ class FittedFeatures:
         if self.spec.positional:
             positional = (positions if not self.spec.nominal
                           else positions[:, : len(self.spec.positional)])  # fmt: skip
-            scaled = np.concatenate((self._prepared(numeric), positional), axis=1)
+            prepared = numeric if self._as_they_are else self._prepared(numeric)
+            scaled = np.concatenate((prepared, positional), axis=1)
             scaled -= self.centres
         else:
             scaled = self._prepared(numeric) - self.centres
