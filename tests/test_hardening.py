@@ -99,11 +99,11 @@ class HealthPoller:
 def test_a_repeated_header_is_refused_at_once_and_health_keeps_answering(url):
     """Item 1: 40,000 copies of one column name (80 KB) once froze the service for 35 s.
 
-    Up to three tries for the 100 ms bound: this shared VM now and then stalls a process for
-    about 110 ms whatever it runs; a blocked event loop would miss it in every try.
+    Every time, the first upload after start included: that one used to stall /health
+    about 100 ms while the worker thread started and its modules were imported on the event
+    loop (now done before the service is ready).
     """
-    worst = []
-    for _ in range(3):
+    for attempt in range(3):
         with HealthPoller(url, seconds=2) as health:
             started = time.perf_counter()
             answer = httpx.post(f"{url}/predict/csv", files={"file": ("c.csv", b"a," * 40_000)},
@@ -111,11 +111,8 @@ def test_a_repeated_header_is_refused_at_once_and_health_keeps_answering(url):
             elapsed = time.perf_counter() - started
         assert answer.status_code == 422 and elapsed < 1
         assert "names a column more than once: 'a'" in answer.json()["detail"][0]["message"]
-        assert health.failures == 0 and max(health.latencies) < 1
-        worst.append(max(health.latencies))
-        if worst[-1] < 0.1:
-            break
-    assert min(worst) < 0.1, worst
+        assert health.failures == 0
+        assert max(health.latencies) < 0.1, (attempt, sorted(health.latencies)[-3:])
 
 
 @pytest.mark.timing  # run alone: another test's CPU would count
