@@ -89,6 +89,20 @@ def test_from_the_same_start_both_engines_give_the_same_labels(mixed, k):
     assert adjusted_rand_score(fast.labels_, reference.labels_) == 1.0
 
 
+@pytest.mark.parametrize("n_jobs", [2, -1])
+def test_runs_on_several_threads_give_the_serial_result(mixed, n_jobs):
+    """n_init runs in parallel: the same labels, cost and prototypes as one thread."""
+    numeric, categorical = mixed
+    serial, X = _estimator(numeric, categorical, 4, n_init=4, random_state=3)
+    parallel, _ = _estimator(numeric, categorical, 4, n_init=4, random_state=3, n_jobs=n_jobs)
+    serial.fit(X)
+    parallel.fit(X)
+    np.testing.assert_array_equal(parallel.labels_, serial.labels_)
+    assert parallel.cost_ == serial.cost_ and parallel.n_iter_ == serial.n_iter_
+    np.testing.assert_array_equal(parallel.numeric_centroids_, serial.numeric_centroids_)
+    np.testing.assert_array_equal(parallel.categorical_centroids_, serial.categorical_centroids_)
+
+
 def test_kmodes_engine_is_the_kmodes_package(mixed):
     numeric, categorical = mixed
     ours, X = _estimator(numeric, categorical, 4, n_init=2, random_state=5, engine="kmodes")

@@ -32,12 +32,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
 import numba
 import numpy as np
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -74,6 +76,10 @@ class KPrototypes(ClusterMixin, BaseEstimator):
         Seed of the initialisations.
     engine : {"fast", "kmodes"}, default="fast"
         ``fast``: this module's compiled engine; ``kmodes``: the reference package.
+    n_jobs : int or None, default=None
+        Threads running the ``n_init`` runs of the fast engine at once (its compiled loop
+        releases the GIL); ``None`` is 1, ``-1`` every core. The runs' starting points are
+        drawn in the serial order first, so any ``n_jobs`` gives the serial result.
 
     Attributes
     ----------
@@ -119,11 +125,13 @@ class KPrototypes(ClusterMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "engine": [StrOptions(set(ENGINES))],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
         self, n_clusters: int = 8, *, categorical: Sequence[int] = (), gamma: float | None = None,
         n_init: int = 10, max_iter: int = 100, random_state: Any = None, engine: str = "fast",
+        n_jobs: int | None = None,
     ) -> None:  # fmt: skip
         self.n_clusters = n_clusters
         self.categorical = categorical
@@ -132,6 +140,7 @@ class KPrototypes(ClusterMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
         self.engine = engine
+        self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None, init: tuple[np.ndarray, np.ndarray] | None = None):
@@ -275,14 +284,22 @@ def _fit_fast(
     n_levels = int(categorical.max()) + 1 if categorical.size else 1
     if init is not None:
         return _run(points, n_levels, init, gamma, model.max_iter)
-    runs = []
-    for _ in range(model.n_init):
-        trials = [
-            _run(points, n_levels, seeding, gamma, TRIAL_ITERATIONS)
-            for seeding in _seedings(numeric, categorical, k, gamma, rng)
-        ]
+    # Every run's seedings first, in the serial order of the random draws; then the runs,
+    # which draw nothing, on n_jobs threads: the same runs, whatever the number of threads.
+    seedings = [_seedings(numeric, categorical, k, gamma, rng) for _ in range(model.n_init)]
+
+    def one_run(candidates: list[tuple[np.ndarray, np.ndarray]]) -> _Run:
+        trials = [_run(points, n_levels, seeding, gamma, TRIAL_ITERATIONS)
+                  for seeding in candidates]  # fmt: skip
         start = min(trials, key=lambda trial: trial.cost).centroids
-        runs.append(_run(points, n_levels, start, gamma, model.max_iter))
+        return _run(points, n_levels, start, gamma, model.max_iter)
+
+    threads = min(effective_n_jobs(model.n_jobs), model.n_init)
+    if threads == 1:
+        runs = [one_run(candidates) for candidates in seedings]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            runs = list(pool.map(one_run, seedings))  # in run order
     return min(runs, key=lambda run: run.cost)  # the first of equal costs
 
 
@@ -370,7 +387,7 @@ def _mode(counts):
     return best
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _huang(numeric, categorical, numeric_centroids, categorical_centroids, n_levels, gamma,
            max_iter):  # fmt: skip
     """One run of kmodes' ``_k_prototypes_single`` from the given prototypes, compiled.

@@ -154,4 +154,5 @@ def _model(k: int, categorical: list[int], kprototypes: dict[str, Any]) -> KProt
         n_clusters=k, categorical=categorical, gamma=kprototypes["gamma"],
         n_init=kprototypes["n_init"], max_iter=kprototypes["max_iter"],
         random_state=kprototypes["random_state"], engine=kprototypes["engine"],
+        n_jobs=kprototypes.get("n_jobs"),
     )  # fmt: skip
