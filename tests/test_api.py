@@ -160,6 +160,8 @@ def test_kedro_env_chooses_the_configuration_as_for_kedro_run(
         assert client.get("/ready").status_code == 503
     assert "Not serving: The segmenter version" in caplog.text
     assert "the configuration (env 'narrower') says" in caplog.text
+    assert "raw column 'Age': " in caplog.text and "max 100" in caplog.text  # what differs
+    assert "max 99, unit years (configuration)" in caplog.text
     assert "kedro run --env=narrower" in caplog.text
 
 

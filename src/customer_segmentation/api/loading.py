@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from kedro.framework.startup import bootstrap_project
 from customer_segmentation import REGISTERED_MODEL_NAME
 from customer_segmentation.datasets import csv_format
 from customer_segmentation.features import FeatureSpec
+from customer_segmentation.schema import ColumnSpec
 from customer_segmentation.segmenter import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -106,8 +108,9 @@ def load_segmenter(config: ProjectConfig) -> Loaded:
     version = config.catalog.get("segmenter").resolve_load_version()
     if segmenter.spec != config.spec:
         raise ModelMismatchError(
-            f"The segmenter version {version} was trained with {describe(segmenter.spec)}, but "
-            f"the configuration (env {config.env!r}) says {describe(config.spec)}. Train a "
+            f"The segmenter version {version} was trained with another feature specification "
+            f"than the configuration (env {config.env!r}) says: "
+            f"{'; '.join(differences(segmenter.spec, config.spec))}. Train a "
             f"model for this configuration: kedro run --env={config.env}"
         )
     facts = {
@@ -128,22 +131,33 @@ def load_segmenter(config: ProjectConfig) -> Loaded:
     return Loaded(segmenter, facts)
 
 
-def describe(spec: FeatureSpec) -> str:
-    """A feature specification in one line, for messages."""
-    columns = ", ".join(
-        f"{name} ({column.kind}{', ' + column.dtype if not column.codes else ''})"
-        for name, column in spec.schema.columns.items()
-    )
-    clips = spec.clips or (None,) * len(spec.numeric)
-    transforms = [
-        f"{name}:{transform}" + (f" clip {list(clip)}" if clip else "")
-        for name, transform, clip in zip(spec.numeric, spec.transforms, clips, strict=True)
-    ]
-    return (
-        f"raw columns [{columns}], numeric features [{', '.join(transforms)}], "
-        f"ordinal {list(spec.ordinal)}, binary {list(spec.binary)}, nominal {list(spec.nominal)}, "
-        f"scaler {spec.scaler}"
-    )
+def differences(trained: FeatureSpec, configured: FeatureSpec) -> list[str]:
+    """What differs between two feature specifications, each as ``<what>: <trained> (model)
+    vs <configured> (configuration)``, for messages."""
+    found = []
+    for field in dataclasses.fields(FeatureSpec):
+        model, configuration = getattr(trained, field.name), getattr(configured, field.name)
+        if field.name == "schema":
+            for name in dict.fromkeys([*model.columns, *configuration.columns]):
+                column, wanted = model.columns.get(name), configuration.columns.get(name)
+                if column != wanted:
+                    found.append(f"raw column {name!r}: {_column(column)} (model) vs "
+                                 f"{_column(wanted)} (configuration)")  # fmt: skip
+            if model.id_column != configuration.id_column:
+                found.append(f"id_column: {model.id_column!r} (model) vs "
+                             f"{configuration.id_column!r} (configuration)")  # fmt: skip
+        elif model != configuration:
+            found.append(f"{field.name}: {model!r} (model) vs {configuration!r} (configuration)")
+    return found
+
+
+def _column(column: ColumnSpec | None) -> str:
+    """A raw column in one line: its declared keys that have a value."""
+    if column is None:
+        return "absent"
+    keys = {key: value for key, value in dataclasses.asdict(column).items()
+            if value not in (None, {}) and key != "name"}  # fmt: skip
+    return ", ".join(f"{key} {value}" for key, value in keys.items())
 
 
 def _registry_facts(tracking_uri: str | None, version: str) -> dict[str, Any]:
