@@ -553,27 +553,25 @@ class FittedFeatures:
         """
         if self._other_lookups:
             positions = self.grouped(positions)
+        prepared = numeric if self._as_they_are else self._prepared(numeric)
         if self.spec.positional:
             positional = (positions if not self.spec.nominal
                           else positions[:, : len(self.spec.positional)])  # fmt: skip
-            prepared = numeric if self._as_they_are else self._prepared(numeric)
             scaled = np.concatenate((prepared, positional), axis=1)
             scaled -= self.centres
         else:
-            scaled = self._prepared(numeric) - self.centres
+            scaled = prepared - self.centres
         scaled /= self.scales
-        if self.spec.flags:  # a sentinel is no amount: the centre, and its flag set
-            scaled = np.concatenate(
-                (np.nan_to_num(scaled, copy=False), self._flags(numeric)), axis=1
-            )  # fmt: skip
-        if not self.spec.nominal:
+        if not self.spec.nominal and not self.spec.flags:
             return scaled
-        one_hot, owner, first_row, columns = self._one_hot
-        looked_up = one_hot[positions.take(owner, axis=1) + first_row, columns]
-        if self.spec.flags:  # output order: ..., one-hot, flags
-            width = len(self.centres)
-            return np.concatenate((scaled[:, :width], looked_up, scaled[:, width:]), axis=1)
-        return np.concatenate((scaled, looked_up), axis=1)
+        parts = [scaled]
+        if self.spec.nominal:
+            one_hot, owner, first_row, columns = self._one_hot
+            parts.append(one_hot[positions.take(owner, axis=1) + first_row, columns])
+        if self.spec.flags:  # a sentinel is no amount: the centre, and its flag set
+            np.nan_to_num(scaled, copy=False)
+            parts.append(self._flags(numeric))
+        return np.concatenate(parts, axis=1)
 
     def _flags(self, numeric: np.ndarray) -> np.ndarray:
         """Each sentinel's 0/1 column: whether the raw value is that sentinel."""
