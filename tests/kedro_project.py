@@ -38,20 +38,21 @@ class Project:
     def tracking_uri(self) -> str:
         return f"sqlite:///{self.root / 'mlflow.db'}"
 
-    def env(self, tracking: bool = False) -> dict[str, str]:
-        """Environment of a command run in the project (tracking off unless asked for)."""
+    def env(self, tracking: bool | str = False) -> dict[str, str]:
+        """Environment of a command run in the project (tracking off unless asked for;
+        a text is ``CUSTOMER_SEGMENTATION_TRACKING`` itself)."""
         return {
             **os.environ,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "KEDRO_DISABLE_TELEMETRY": "1",
             "MLFLOW_DISABLE_TELEMETRY": "true",
             "MLFLOW_TRACKING_URI": self.tracking_uri,
-            "CUSTOMER_SEGMENTATION_TRACKING": "on" if tracking else "off",
+            "CUSTOMER_SEGMENTATION_TRACKING": {True: "on", False: "off"}.get(tracking, tracking),
             "COLUMNS": "400",
             "KEDRO_LOGGING_CONFIG": str(self.root / "conf" / "logging.yml"),
         }
 
-    def run(self, *args: str, expect_success: bool = True, tracking: bool = False) -> str:
+    def run(self, *args: str, expect_success: bool = True, tracking: bool | str = False) -> str:
         """`kedro run ARGS`; returns its output with whitespace runs folded to one space."""
         result = subprocess.run(
             [sys.executable, "-m", "kedro", "run", *args], cwd=self.root,

@@ -6,6 +6,8 @@ import copy
 import json
 import pickle
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -96,6 +98,38 @@ def test_batch_scoring_can_serve_k_prototypes(default_run):
     scored = project.read_output("scored")
     expected = pd.read_parquet(project.data(OUTPUTS_KPROTOTYPES))
     assert scored["segment"].tolist() == expected["segment"].tolist()
+
+
+NOT_FOR_SCORING = ("plotly", "numba", "kmodes", "sklearn")
+
+
+def _imported_packages(project: Project, *args: str) -> set[str]:
+    """Top-level packages a fresh ``python -X importtime ARGS`` in the project imports."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *args], cwd=project.root, env=project.env(),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line.split("|")[-1].strip() for line in result.stderr.splitlines()
+             if line.startswith("import time:")]  # fmt: skip
+    return {name.split(".")[0] for name in lines}
+
+
+def test_batch_scoring_imports_only_what_scoring_needs(default_run):
+    """Batch scoring loads no plotting, fitting or kmodes code; with tracking off, a session
+    run loads no MLflow either. (The ``kedro`` command imports MLflow whatever it runs:
+    kedro-mlflow's command-line entry point imports it.)"""
+    project, _ = default_run
+    command = _imported_packages(project, "-m", "kedro", "run", "--pipelines=inference")
+    assert "pandas" in command and not command & set(NOT_FOR_SCORING)
+    session = ("from kedro.framework.session import KedroSession\n"
+               "from kedro.framework.startup import bootstrap_project\n"
+               "bootstrap_project('.')\n"
+               "with KedroSession.create() as session:\n"
+               "    session.run(pipeline_names=['inference'])")  # fmt: skip
+    imported = _imported_packages(project, "-c", session)
+    assert "pandas" in imported and not imported & {*NOT_FOR_SCORING, "mlflow", "kedro_mlflow"}
+    assert project.read_output("scored")["segment"].notna().all()
 
 
 @pytest.mark.skipif(not REFERENCE_CSV.exists(), reason=f"reference data absent: {REFERENCE_CSV}")

@@ -90,16 +90,26 @@ def test_registered_model_predicts_customer_segments_in_a_fresh_process(trained)
     assert predicted["segment"].tolist() == segments["segment"].tolist()
 
 
-def test_inference_pipeline_scores_like_training(trained):
+def _run_count(client: MlflowClient) -> int:
+    return len(client.search_runs([e.experiment_id for e in client.search_experiments()]))
+
+
+def test_inference_pipeline_scores_like_training(trained, client):
     project, raw_path, segments = trained
-    output = project.run("--pipelines=inference", f"--params=raw_data_path={raw_path}")
+    runs = _run_count(client)
+    project.run("--pipelines=inference", f"--params=raw_data_path={raw_path}", tracking=True)
     scored = project.read_output("scored")
     assert scored["ID"].tolist() == segments["ID"].tolist()
     assert scored["segment"].tolist() == segments["segment"].tolist()
     names = json.loads(project.data("07_model_output/segment_names.json").read_text())
     assert scored["reason"].isna().all()
     assert scored["segment_name"].tolist() == [names[str(s)] for s in segments["segment"]]
-    assert "kedro-mlflow logging is deactivated" in output
+    assert _run_count(client) == runs  # batch scoring is not tracked unless asked
+    project.run("--pipelines=inference", f"--params=raw_data_path={raw_path}", tracking="all")
+    scoring_run = client.search_runs([client.get_experiment_by_name(MODEL).experiment_id],
+                                     order_by=["start_time DESC"], max_results=1)[0]  # fmt: skip
+    assert _run_count(client) == runs + 1 and scoring_run.info.run_name == "inference"
+    assert scoring_run.data.params["raw_data_path"] == raw_path
 
 
 def test_inference_pipeline_scores_good_rows_and_lists_bad_ones(trained):

@@ -1,5 +1,7 @@
 """Project hooks: one run at a time, versions served only after success, traceable runs.
 
+- ``TrackedRunsHook``: kedro-mlflow's hook, for every command but a ``kedro run`` of untracked
+  pipelines only (batch scoring by default), which then never imports MLflow.
 - ``RunLockHook``: runs in one project are serialised by a lock file; a second run says it
   is waiting. The operating system releases the lock of a killed run.
 - ``RunCompletionHook``: when a run has succeeded, the versions it wrote of
@@ -15,16 +17,113 @@ import logging
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import mlflow
+import click
 from kedro.framework.hooks import hook_impl
+
+from customer_segmentation.pipeline_registry import DEFAULT_PIPELINES
 
 logger = logging.getLogger(__name__)
 LOCK_FILE = ".kedro-run.lock"
 PROCESS_TAGS = ("run_host", "run_pid")
+TRACKING_SWITCH = "CUSTOMER_SEGMENTATION_TRACKING"
+ALL_PIPELINES = ("__default__", *DEFAULT_PIPELINES, "inference")
+
+
+def untracked_pipelines() -> list[str]:
+    """Pipelines kedro-mlflow leaves untracked, from ``CUSTOMER_SEGMENTATION_TRACKING``.
+
+    ``on`` (the default): training is tracked, batch scoring (``inference``) is not; ``all``:
+    batch scoring too; ``off``: nothing.
+    """
+    switch = os.environ.get(TRACKING_SWITCH, "on").lower()
+    if switch == "all":
+        return []
+    return list(ALL_PIPELINES) if switch in ("off", "false", "0", "no") else ["inference"]
+
+
+def untracked_run() -> bool:
+    """Whether this session tracks nothing: a ``kedro run`` of untracked pipelines only, or a
+    session started from Python (a notebook, a script) while tracking is off."""
+    command = click.get_current_context(silent=True)
+    if command is None:
+        return set(ALL_PIPELINES) <= set(untracked_pipelines())
+    if command.info_name != "run":  # kedro mlflow ui, kedro jupyter, ...: the plugin as usual
+        return False
+    names = command.params.get("pipelines") or [command.params.get("pipeline") or "__default__"]
+    return set(names) <= set(untracked_pipelines())
+
+
+class TrackedRunsHook:
+    """kedro-mlflow's ``MlflowHook``, except in a ``kedro run`` that tracks nothing.
+
+    Registered in ``settings.HOOKS`` under the name of kedro-mlflow's hook entry point
+    (``mlflow_hook``), so that pluggy skips loading that entry point, whose module imports
+    MLflow; ``DISABLE_HOOKS_FOR_PLUGINS`` also names the plugin. kedro-mlflow would otherwise
+    import MLflow, open the tracking store and load every dataset class of the catalog at the
+    start of each session: 5 s of a batch scoring run that logs nothing. Tracked runs,
+    ``kedro mlflow ui`` and notebooks (while tracking is on) get the plugin's hook unchanged.
+    """
+
+    def __init__(self) -> None:
+        self.__name__ = "mlflow_hook"  # pluggy's name for it: the plugin's entry point's
+        self._hook: Any = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        """Create kedro-mlflow's hook and set MLflow up, unless the run tracks nothing."""
+        self._hook = None
+        if not untracked_run():
+            from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
+
+            self._hook = MlflowHook()
+            self._hook.after_context_created(context)
+
+    @hook_impl
+    def after_catalog_created(  # noqa: PLR0913 (the hook's own arguments)
+        self, catalog: Any, conf_catalog: Any, conf_creds: Any, parameters: Any,
+        save_version: Any, load_versions: Any,
+    ) -> None:  # fmt: skip
+        """kedro-mlflow's ``after_catalog_created``."""
+        if self._hook:
+            self._hook.after_catalog_created(catalog, conf_catalog, conf_creds, parameters,
+                                             save_version, load_versions)  # fmt: skip
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        """kedro-mlflow's ``before_pipeline_run``: starts the MLflow run."""
+        if self._hook:
+            self._hook.before_pipeline_run(run_params, pipeline, catalog)
+
+    @hook_impl
+    def before_node_run(self, node: Any, catalog: Any, inputs: dict[str, Any],
+                        is_async: bool) -> None:  # fmt: skip
+        """kedro-mlflow's ``before_node_run``: logs the node's parameters."""
+        if self._hook:
+            self._hook.before_node_run(node, catalog, inputs, is_async)
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        """kedro-mlflow's ``after_pipeline_run``: logs the model, ends the MLflow run."""
+        if self._hook:
+            self._hook.after_pipeline_run(run_params, pipeline, catalog)
+
+    @hook_impl
+    def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline: Any,
+                          catalog: Any) -> None:  # fmt: skip
+        """kedro-mlflow's ``on_pipeline_error``: ends the MLflow run as failed."""
+        if self._hook:
+            self._hook.on_pipeline_error(error, run_params, pipeline, catalog)
+
+
+def _active_run() -> Any:
+    """MLflow's active run; None without importing MLflow when nothing has imported it."""
+    mlflow = sys.modules.get("mlflow")
+    return mlflow.active_run() if mlflow else None
 
 
 class RunLockHook:
@@ -104,8 +203,10 @@ class TrackingTagsHook:
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
         """Tag the run with the git commit; give the pipeline the run id as ``mlflow_run_id``."""
-        run = mlflow.active_run()
+        run = _active_run()
         if run:
+            import mlflow
+
             mlflow.set_tags(git_tags(Path(run_params["project_path"])))
             fail_runs_of_dead_processes(run)
             mlflow.set_tags(dict(zip(PROCESS_TAGS, (socket.gethostname(), os.getpid()),
@@ -115,7 +216,9 @@ class TrackingTagsHook:
     @hook_impl(trylast=True)
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
         """Tag the run with the content hash and row count of the raw customers it read."""
-        if dataset_name == "data_quality_summary" and mlflow.active_run():
+        if dataset_name == "data_quality_summary" and _active_run():
+            import mlflow
+
             tags = {"raw_data_sha256": data["raw_data_sha256"], "raw_rows": data["rows_raw"]}
             mlflow.set_tags(tags)
 
@@ -138,6 +241,8 @@ def fail_runs_of_dead_processes(active: Any) -> None:
     Only runs tagged by this hook with this host and a process id that is gone: a killed
     ``kedro run`` cannot end its own MLflow run.
     """
+    import mlflow
+
     client = mlflow.MlflowClient()
     host_tag, pid_tag = PROCESS_TAGS
     running = client.search_runs(

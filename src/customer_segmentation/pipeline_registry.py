@@ -13,7 +13,6 @@ import click
 from kedro.framework.project import find_pipelines, settings
 from kedro.pipeline import Pipeline
 from kedro.utils import find_kedro_project
-from kedro_mlflow.pipeline import pipeline_ml_factory
 
 from customer_segmentation import REGISTERED_MODEL_NAME
 from customer_segmentation.features import FeatureSpec
@@ -52,6 +51,8 @@ def register_pipelines() -> dict[str, Pipeline]:
         (pipelines[name] for name in DEFAULT_PIPELINES if name in pipelines), start=Pipeline([])
     )
     if "inference" in pipelines and all(name in pipelines for name in DEFAULT_PIPELINES):
+        from kedro_mlflow.pipeline import pipeline_ml_factory  # MLflow: only where it tracks
+
         pipelines["__default__"] = pipeline_ml_factory(
             training=training,
             inference=pipelines["inference"],

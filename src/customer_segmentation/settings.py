@@ -1,27 +1,18 @@
 """Kedro project settings (https://docs.kedro.org/en/stable/configure/configuration_basics/)."""
 
-import os
 from pathlib import Path
 
 from kedro.utils import find_kedro_project
 
 from customer_segmentation.config_loader import ProjectConfigLoader
 from customer_segmentation.datasets import AtomicDataCatalog
-from customer_segmentation.hooks import RunCompletionHook, RunLockHook, TrackingTagsHook
-from customer_segmentation.pipeline_registry import DEFAULT_PIPELINES
-
-TRACKING_SWITCH = "CUSTOMER_SEGMENTATION_TRACKING"
-ALL_PIPELINES = ("__default__", *DEFAULT_PIPELINES, "inference")
-
-
-def untracked_pipelines() -> list[str]:
-    """Pipelines kedro-mlflow leaves untracked.
-
-    Batch scoring (``inference``) is never tracked; with ``CUSTOMER_SEGMENTATION_TRACKING=off``
-    no pipeline is.
-    """
-    tracking_off = os.environ.get(TRACKING_SWITCH, "on").lower() in ("off", "false", "0", "no")
-    return list(ALL_PIPELINES) if tracking_off else ["inference"]
+from customer_segmentation.hooks import (
+    RunCompletionHook,
+    RunLockHook,
+    TrackedRunsHook,
+    TrackingTagsHook,
+    untracked_pipelines,
+)
 
 
 def project_root() -> str:
@@ -34,7 +25,8 @@ def project_root() -> str:
     return (find_kedro_project(Path.cwd()) or Path.cwd()).as_posix()
 
 
-HOOKS = (RunLockHook(), TrackingTagsHook(), RunCompletionHook())
+HOOKS = (RunLockHook(), TrackedRunsHook(), TrackingTagsHook(), RunCompletionHook())
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)  # registered by TrackedRunsHook, where it tracks
 
 CONFIG_LOADER_CLASS = ProjectConfigLoader  # OmegaConfigLoader, with raw_schema's defaults
 DATA_CATALOG_CLASS = AtomicDataCatalog  # local files are replaced whole, never half-written
