@@ -93,7 +93,7 @@ class Segmenter:
         return pd.DataFrame({
             self.spec.id_column: valid[self.spec.id_column].to_numpy(),
             "segment": segments,
-            "segment_name": [self.name(s) for s in segments.tolist()],
+            "segment_name": np.array([self.name(k) for k in range(self.k)], object)[segments],
         })  # fmt: skip
 
     def name(self, segment: int) -> str:

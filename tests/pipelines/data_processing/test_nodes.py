@@ -203,3 +203,15 @@ def test_kedro_parameters_name_the_position_when_id_column_is_left_out(tmp_path)
     (tmp_path / "base" / "parameters.yml").write_text("raw_schema:\n  columns: {}\n")
     loader = ProjectConfigLoader(str(tmp_path), base_env="base", default_run_env="local")
     assert loader["parameters"]["raw_schema"]["id_column"] == ROW_INDEX
+
+
+def test_text_cells_read_as_numbers_exactly_as_pandas_reads_them():
+    from customer_segmentation.schema import _numbers
+
+    cells = [" 12 ", "1e5", "+.5", "5.", "-0", "0.1", "2.675", "1e400", "nan", "Infinity",
+             "-inf", "1_000", "0x10", "1,5", "abc", "", None, "٣", "12 345",
+             "9007199254740993"]  # fmt: skip
+    expected = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").astype("float64")
+    expected = expected.where(np.isfinite(expected))
+    for text in (pd.Series(cells, dtype="str"), pd.Series(cells[:8], dtype="str")):
+        pd.testing.assert_series_equal(_numbers(text), expected[: len(text)], check_names=False)
