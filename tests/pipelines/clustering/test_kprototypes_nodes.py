@@ -61,6 +61,17 @@ def test_final_model_numbers_segments_by_size(customers):
     np.testing.assert_array_equal(segments["segment"], model.labels_)
 
 
+def test_above_fit_sample_size_the_starts_run_on_a_sample_and_the_fit_on_every_row(
+    customers, caplog
+):
+    caplog.set_level(logging.INFO)
+    full = train_kprototypes(customers, 3, SETTINGS, "ID")
+    sampled = train_kprototypes(customers, 3, {**SETTINGS, "fit_sample_size": 60}, "ID")
+    assert "the best of 3 starts on 60 sampled rows starts the run on all 240 rows" in caplog.text
+    np.testing.assert_array_equal(sampled.labels_, full.labels_)
+    assert sampled.gamma_ == pytest.approx(full.gamma_, rel=0.1)  # estimated on the sample
+
+
 def test_kmodes_engine_gives_the_same_segments(customers):
     fast = train_kprototypes(customers, 3, SETTINGS, "ID")
     reference = train_kprototypes(customers, 3, {**SETTINGS, "engine": "kmodes"}, "ID")

@@ -13,7 +13,7 @@ from sklearn.metrics import silhouette_score
 from customer_segmentation.kprototypes import KPrototypes
 from customer_segmentation.segments import pick_k, segment_order, smallest_share
 
-from .nodes import sweep_sample
+from .nodes import seeded_sample, sweep_sample
 
 logger = logging.getLogger(__name__)
 
@@ -78,11 +78,25 @@ def train_kprototypes(
 ) -> KPrototypes:
     """Fit the final K-Prototypes on every row, segments numbered as K-Means' are.
 
+    Above ``fit_sample_size`` rows the ``n_init`` starts run on a seeded sample of that size
+    (gamma is estimated there too), and the best one's prototypes start one run on every
+    row: the starts compete where it is cheap, the model converges on all the data.
+
     Returns:
         The fitted model; ``predict`` returns the ordered segment ids.
     """
     X, categorical = mixed_input(kprototypes_input, id_column)
-    model = _model(k, categorical, kprototypes).fit(X)
+    model = _model(k, categorical, kprototypes)
+    sample = seeded_sample(kprototypes_input, kprototypes.get("fit_sample_size"),
+                           kprototypes["random_state"])  # fmt: skip
+    if len(sample) < len(X):
+        model.fit(mixed_input(sample, id_column)[0])
+        logger.info("K-Prototypes: the best of %d starts on %d sampled rows starts the run on "
+                    "all %d rows", model.n_init, len(sample), len(X))  # fmt: skip
+        model.set_params(gamma=model.gamma_)
+        model.fit(X, init=(model.numeric_centroids_, model.categorical_centroids_))
+    else:
+        model.fit(X)
     prototypes = np.hstack([model.numeric_centroids_, model.categorical_centroids_])
     model.renumber(segment_order(model.labels_, prototypes))
     logger.info("K-Prototypes segment sizes %s", np.bincount(model.labels_).tolist())

@@ -62,10 +62,14 @@ def sweep_k(model_input: pd.DataFrame, kmeans: dict[str, Any], id_column: str) -
 
 def sweep_sample(frame: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
     """The rows a k sweep fits: all, or a seeded sample of ``sweep_sample_size`` above it."""
-    size = settings["sweep_sample_size"]
-    if len(frame) <= size:
+    return seeded_sample(frame, settings["sweep_sample_size"], settings["random_state"])
+
+
+def seeded_sample(frame: pd.DataFrame, size: int | None, random_state: int) -> pd.DataFrame:
+    """All rows, or a seeded sample of ``size`` of them (in table order) when there are more."""
+    if size is None or len(frame) <= size:
         return frame
-    return frame.sample(n=size, random_state=settings["random_state"]).sort_index()
+    return frame.sample(n=size, random_state=random_state).sort_index()
 
 
 def k_sweep_metrics(k_selection: pd.DataFrame) -> dict[str, list[dict[str, float]]]:
