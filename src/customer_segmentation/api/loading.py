@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +53,24 @@ class ProjectConfig:
 
 @dataclass(frozen=True)
 class Loaded:
-    """The served segmenter and what ``GET /model`` says of it."""
+    """The served segmenter and what ``GET /model`` says of it.
+
+    Attributes:
+        segmenter: The served segmenter.
+        summary: Its facts known without MLflow: algorithm, k, features, version, rows.
+        tracking_uri: The MLflow store that may hold its training run, if configured.
+    """
 
     segmenter: Segmenter
-    facts: dict[str, Any]
+    summary: dict[str, Any]
+    tracking_uri: str | None
+
+    @functools.cached_property
+    def facts(self) -> dict[str, Any]:
+        """The summary and the MLflow run and registered version, looked up once, when first
+        asked for: the service starts without importing MLflow."""
+        version = self.summary["dataset_version"]
+        return {**self.summary, **_registry_facts(self.tracking_uri, version)}
 
 
 def read_config(project_path: Path, env: str | None) -> ProjectConfig:
@@ -124,11 +139,10 @@ def load_segmenter(config: ProjectConfig) -> Loaded:
         "dataset": "segmenter",
         "dataset_version": version,
         "training_rows": sum(segmenter.sizes),
-        **_registry_facts(config.tracking_uri, version),
     }
     logger.info("Serving %s (k=%d), segmenter version %s",
                 segmenter.algorithm, segmenter.k, version)  # fmt: skip
-    return Loaded(segmenter, facts)
+    return Loaded(segmenter, facts, config.tracking_uri)
 
 
 def differences(trained: FeatureSpec, configured: FeatureSpec) -> list[str]:

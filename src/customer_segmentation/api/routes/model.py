@@ -3,6 +3,7 @@
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 
 from ..deps import LoadedDep, SegmenterDep
 
@@ -12,7 +13,7 @@ router = APIRouter(tags=["model"])
 @router.get("/model")
 async def model(loaded: LoadedDep) -> dict[str, Any]:
     """The served model: algorithm, k, features, segmenter version and MLflow run."""
-    return loaded.facts
+    return await run_in_threadpool(lambda: loaded.facts)  # MLflow's answer: off the loop
 
 
 @router.get("/segments")
