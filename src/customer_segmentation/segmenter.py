@@ -196,8 +196,9 @@ def combine_scores(scored: pd.DataFrame, rejected: pd.DataFrame, id_column: str)
     Returns:
         ``id_column``, ``segment`` (nullable integer), ``segment_name`` and ``reason``.
     """
-    rows = len(scored) + len(rejected)
-    scored = scored.set_axis(np.setdiff1d(np.arange(rows), rejected["raw_row"]))
+    valid = np.ones(len(scored) + len(rejected), dtype=bool)
+    valid[rejected["raw_row"].to_numpy(dtype="int64")] = False
+    scored = scored.set_axis(np.flatnonzero(valid))
     bad = rejected[[id_column, "reason"]].set_axis(rejected["raw_row"].to_numpy())
     bad_ids = bad[id_column]
     if scored[id_column].dtype.kind in "iu":  # keep integer IDs integers where they parse
