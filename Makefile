@@ -76,9 +76,10 @@ bench: install  ## Benchmarks (minutes): the speed targets, serving against mlfl
 lint: install  ## Check style with ruff
 	$(BIN)/ruff check src tests benchmarks
 
-data: install  ## Regenerate data/01_raw/customers.csv (ROWS=2000 SEED=2026 OUT=...)
+data: install  ## Regenerate data/01_raw/customers.csv and transactions.csv (ROWS=2000 SEED=2026 OUT=... TRANSACTIONS=...)
 	$(BIN)/python -m customer_segmentation.data_generator --rows $(ROWS) --seed $(SEED) \
-		--output $(or $(OUT),data/01_raw/customers.csv)
+		--output $(or $(OUT),data/01_raw/customers.csv) \
+		--transactions $(or $(TRANSACTIONS),data/01_raw/transactions.csv)
 
 viz: install  ## Browse the pipelines in kedro-viz
 	$(BIN)/kedro viz run

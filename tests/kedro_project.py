@@ -103,7 +103,8 @@ def copy_project(destination: Path) -> Project:
     shutil.copy(PROJECT_ROOT / ".gitignore", destination)
     for layer in ("01_raw", *LAYERS):
         (destination / "data" / layer).mkdir(parents=True)
-    shutil.copy(PROJECT_ROOT / "data" / "01_raw" / "customers.csv", destination / "data" / "01_raw")
+    for raw in ("customers.csv", "transactions.csv"):
+        shutil.copy(PROJECT_ROOT / "data" / "01_raw" / raw, destination / "data" / "01_raw")
     git = ["git", "-c", "user.name=tests", "-c", "user.email=tests@localhost"]
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "copy of the project"]):
         subprocess.run([*git, *command], cwd=destination, check=True, capture_output=True)

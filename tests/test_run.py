@@ -132,6 +132,26 @@ def test_batch_scoring_imports_only_what_scoring_needs(default_run):
     assert project.read_output("scored")["segment"].notna().all()
 
 
+def test_behaviour_pipeline_accounts_for_every_line_and_describes_every_customer(default_run):
+    project, _ = default_run
+    log = project.data("01_raw/transactions.csv")
+    with log.open("a") as file:  # a line of an unknown customer, one with a bad amount
+        file.write("999999,1,2025-03-01 10:00:00,home,web,1,9.5,Shipped\n"
+                   "999998,100000001,2025-03-02 10:00:00,home,web,1,lots,Shipped\n")  # fmt: skip
+    project.run("--pipelines=behaviour")
+    summary = json.loads(project.data("08_reporting/transactions_quality_summary.json").read_text())
+    rejected = pd.read_csv(project.data("02_intermediate/transactions_rejected.csv"))
+    lines = len(pd.read_csv(log))
+    assert summary["lines_raw"] == lines == summary["lines_kept"] + len(rejected)
+    assert "customer_id: 1 is not in the customer table" in rejected["reason"].tolist()
+    assert "unit_price: 'lots' is not a finite number" in rejected["reason"].tolist()
+    behaviour = pd.read_parquet(project.data("04_feature/customer_behaviour.parquet"))
+    primary = pd.read_parquet(project.data("03_primary/customers_primary.parquet"))
+    assert behaviour["ID"].tolist() == primary["ID"].tolist() and not behaviour.isna().any().any()
+    rfm = pd.read_parquet(project.data("07_model_output/rfm_segments.parquet"))
+    assert rfm["ID"].tolist() == primary["ID"].tolist() and rfm["rfm_segment"].nunique() >= 8
+
+
 @pytest.mark.skipif(not REFERENCE_CSV.exists(), reason=f"reference data absent: {REFERENCE_CSV}")
 def test_reference_data_through_raw_data_path(project):
     output = project.run(f"--params=raw_data_path={REFERENCE_CSV}")

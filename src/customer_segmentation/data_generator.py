@@ -69,8 +69,7 @@ def generate_customers(rows: int, seed: int) -> pd.DataFrame:
         Settlement size``, all integers, IDs consecutive from 100000001.
     """
     rng = np.random.default_rng(seed)
-    share = np.asarray(ARCHETYPES["share"])
-    archetype = rng.choice(len(share), size=rows, p=share / share.sum())
+    archetype = _archetypes(rng, rows)
 
     def per_row(name: str) -> np.ndarray:
         return np.asarray(ARCHETYPES[name])[archetype]
@@ -95,6 +94,74 @@ def generate_customers(rows: int, seed: int) -> pd.DataFrame:
     )
 
 
+def _archetypes(rng: np.random.Generator, rows: int) -> np.ndarray:
+    """Each customer's archetype: the generator's first draw, so a seed fixes it."""
+    share = np.asarray(ARCHETYPES["share"])
+    return rng.choice(len(share), size=rows, p=share / share.sum())
+
+
+# How each archetype buys (same order as ARCHETYPES): orders a year, the median order
+# value, how many stop buying within the two years, and their category and channel mix.
+BEHAVIOUR = {
+    "orders_per_year": [5.0, 2.5, 1.2, 3.5],
+    "median_order_value": [45.0, 120.0, 35.0, 160.0],
+    "churned": [0.10, 0.25, 0.45, 0.15],
+    "categories": [[0.45, 0.35, 0.10, 0.10], [0.15, 0.20, 0.40, 0.25],
+                   [0.60, 0.25, 0.05, 0.10], [0.20, 0.15, 0.25, 0.40]],
+    "channels": [[0.70, 0.10, 0.20], [0.45, 0.45, 0.10], [0.15, 0.80, 0.05],
+                 [0.30, 0.60, 0.10]],
+    "cancelled": [0.05, 0.03, 0.02, 0.04],
+}  # fmt: skip
+CATEGORIES = ("groceries", "fashion", "electronics", "home")
+CHANNELS = ("web", "store", "app")
+LOG_START = pd.Timestamp("2024-01-01")
+LOG_DAYS = 730
+
+
+def generate_transactions(customers: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Draw two years of order lines (from ``LOG_START``) for ``generate_customers(rows, seed)``.
+
+    Each customer buys as their archetype does (``BEHAVIOUR``): Poisson orders at their
+    rate, until a churn day for those who stop; one to four lines an order, in categories
+    and channels of the archetype's mix; some orders cancelled.
+
+    Returns:
+        Columns ``order_id, customer_id, timestamp, category, channel, quantity, unit_price,
+        status``, in time order.
+    """
+    archetype = _archetypes(np.random.default_rng(seed), len(customers))
+    rng = np.random.default_rng([seed, 1])
+
+    def per_customer(name: str) -> np.ndarray:
+        return np.asarray(BEHAVIOUR[name])[archetype]
+
+    active_days = np.where(rng.random(len(customers)) < per_customer("churned"),
+                           rng.uniform(30, LOG_DAYS, len(customers)), LOG_DAYS)  # fmt: skip
+    orders = rng.poisson(per_customer("orders_per_year") * active_days / 365)
+    owner = np.repeat(np.arange(len(customers)), orders)
+    day = rng.uniform(0, active_days[owner])
+    lines = rng.integers(1, 5, len(owner))
+    line_owner, line_order = np.repeat(owner, lines), np.repeat(np.arange(len(owner)), lines)
+    value = rng.lognormal(np.log(per_customer("median_order_value")[line_owner] / 2.5), 0.5)
+    quantity = rng.integers(1, 4, len(line_owner))
+    cancelled = rng.random(len(owner)) < per_customer("cancelled")[owner]
+    categories = _draw_codes(rng, per_customer("categories")[line_owner])
+    channels = _draw_codes(rng, per_customer("channels")[owner])  # one channel an order
+    log = pd.DataFrame({
+        "order_id": 500_000 + line_order,
+        "customer_id": customers["ID"].to_numpy()[line_owner],
+        "timestamp": (LOG_START + pd.to_timedelta(np.round(day[line_order] * 1440), "min")),
+        "category": np.asarray(CATEGORIES)[categories],
+        "channel": np.asarray(CHANNELS)[channels][line_order],
+        "quantity": quantity,
+        "unit_price": np.round(value / quantity, 2),
+        "status": np.where(cancelled[line_order], "Cancelled", "Shipped"),
+    })  # fmt: skip
+    log = log.sort_values(["timestamp", "order_id"], kind="stable").reset_index(drop=True)
+    log["order_id"] = pd.factorize(log["order_id"])[0] + 500_000  # numbered in time order
+    return log
+
+
 def _draw_codes(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
     """Draw one code per row from that row's probabilities over codes 0..n-1."""
     cumulative = probabilities.cumsum(axis=1)
@@ -108,11 +175,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--output", type=Path, default=Path("data/01_raw/customers.csv"))
+    parser.add_argument("--transactions", type=Path, default=None,
+                        help="also write their two years of order lines here")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    generate_customers(args.rows, args.seed).to_csv(args.output, index=False)
+    customers = generate_customers(args.rows, args.seed)
+    customers.to_csv(args.output, index=False)
     logger.info("Wrote %d generated customers (seed %d) to %s", args.rows, args.seed, args.output)
+    if args.transactions:
+        log = generate_transactions(customers, args.seed)
+        log.to_csv(args.transactions, index=False, date_format="%Y-%m-%d %H:%M:%S")
+        logger.info("Wrote their %d order lines to %s", len(log), args.transactions)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 LOCK_FILE = ".kedro-run.lock"
 PROCESS_TAGS = ("run_host", "run_pid")
 TRACKING_SWITCH = "CUSTOMER_SEGMENTATION_TRACKING"
-ALL_PIPELINES = ("__default__", *DEFAULT_PIPELINES, "inference")
+ALL_PIPELINES = ("__default__", *DEFAULT_PIPELINES, "inference", "behaviour")
 
 
 def untracked_pipelines() -> list[str]:

@@ -1,0 +1,141 @@
+"""Behaviour from a transaction log: each rule and each feature on a hand-computed log."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from customer_segmentation.behaviour import (
+    RFM_SEGMENTS,
+    TransactionSchema,
+    behaviour_features,
+    check_lines,
+    default_as_of,
+    rfm_scores,
+    rfm_segment,
+)
+
+PARAMS = {
+    "columns": {"customer": "cust", "timestamp": "ts", "amount": "amount", "order": "order",
+                "category": "cat", "channel": "chan", "status": "status"},
+    "cancelled": {"status": ["Cancelled"]},
+    "categories": ["food", "toys"],
+    "channels": ["web"],
+}  # fmt: skip
+COLUMNS = ["cust", "ts", "amount", "order", "cat", "chan", "status"]
+LOG = [
+    ["1", "2024-01-01 10:00", "10", "A1", "food", "web", "Shipped"],
+    ["1", "2024-01-01 10:00", "30", "A1", "toys", "store", "Shipped"],
+    ["1", "2024-02-10 09:00", "60", "A2", "books", "web", "Shipped"],
+    ["1", "2024-02-20", "25", "A3", "food", "web", "Cancelled"],
+    ["2", "2023-12-01", "50", "B1", "food", "web", "Shipped"],
+    ["2", "2024-03-05", "70", "B2", "food", "web", "Shipped"],  # after as_of
+    ["1", "2024-01-01 10:00", "10", "A1", "food", "web", "Shipped"],  # line 0 again
+    ["9", "2024-01-03", "5", "C1", "food", "web", "Shipped"],  # no such customer
+    ["1", "not a date", "5", "A4", "food", "web", "Shipped"],
+    ["1", "2024-01-05", "abc", "A5", "food", "web", "Shipped"],
+    [None, "2024-01-05", "5", "A6", "food", "web", "Shipped"],
+]
+CUSTOMERS = pd.Series([1, 2, 3], name="ID")
+AS_OF = pd.Timestamp("2024-03-01")
+
+
+@pytest.fixture
+def schema() -> TransactionSchema:
+    return TransactionSchema.from_params(PARAMS, "int")
+
+
+@pytest.fixture
+def checked(schema):
+    return check_lines(pd.DataFrame(LOG, columns=COLUMNS, dtype="str"), schema, CUSTOMERS)
+
+
+def test_each_rule_rejects_its_lines_with_a_reason(checked):
+    rejected = checked.rejected.set_index("raw_row")["reason"].to_dict()
+    assert rejected == {
+        6: "an exact repeat of an earlier line",
+        7: "cust: 9 is not in the customer table",
+        8: "ts: 'not a date' is not an ISO 8601 date",
+        9: "amount: 'abc' is not a finite number",
+        10: "cust: missing value",
+    }
+    assert len(checked.kept) == 6 and checked.kept["cancelled"].tolist() == [False] * 3 + [
+        True] + [False] * 2  # fmt: skip
+    assert checked.counts["repeated_line"] == {"cust": 1}
+
+
+def test_unknown_customers_can_be_kept(schema):
+    keep = TransactionSchema.from_params({**PARAMS, "unknown_customer": "keep"}, "int")
+    checked = check_lines(pd.DataFrame(LOG, columns=COLUMNS, dtype="str"), keep, CUSTOMERS)
+    assert 9 in checked.kept["customer"].tolist() and 7 not in checked.rejected["raw_row"].tolist()
+
+
+def test_features_by_their_definitions(checked, schema):
+    features = behaviour_features(checked.kept, CUSTOMERS, schema, AS_OF, window_days=30)
+    assert list(features.columns) == list(schema.feature_columns)
+    one, two, none = (features.loc[customer] for customer in (1, 2, 3))
+    # 1: orders A1 (Jan 1 10:00, 40) and A2 (Feb 10 09:00, 60); A3 cancelled (25)
+    assert one["recency_days"] == pytest.approx(19 + 15 / 24)
+    assert one["tenure_days"] == pytest.approx(59 + 14 / 24)
+    assert one["mean_days_between_orders"] == pytest.approx(39 + 23 / 24)
+    assert (one["frequency"], one["frequency_window"], one["active_months"]) == (2, 1, 2)
+    assert (one["monetary_total"], one["monetary_mean"]) == (100.0, 50.0)
+    assert one[["category_share_food", "category_share_toys", "category_share_other"]].tolist(
+        ) == pytest.approx([0.1, 0.3, 0.6])  # fmt: skip
+    assert one[["channel_share_web", "channel_share_other"]].tolist() == pytest.approx([0.7, 0.3])
+    assert one["return_share"] == pytest.approx(25 / 125) and one["no_transactions"] == 0
+    # 2: one order before as_of (its March order is after it): 91 days since, and between
+    assert (two["frequency"], two["recency_days"], two["tenure_days"]) == (1, 91.0, 91.0)
+    assert two["mean_days_between_orders"] == 91.0 and two["frequency_window"] == 0
+    assert two["category_share_food"] == 1.0 and two["return_share"] == 0.0
+    # 3: no line: defined values (recency: the log's span before as_of) and the flag
+    assert none["no_transactions"] == 1 and none["recency_days"] == 91.0
+    assert none[["frequency", "monetary_total", "tenure_days", "active_months"]].eq(0).all()
+    assert not features.isna().any().any()
+
+
+def test_as_of_defaults_to_the_day_after_the_newest_line(checked):
+    assert default_as_of(checked.kept) == pd.Timestamp("2024-03-06")
+
+
+def test_quantity_times_price_and_other_cancellation_markers():
+    params = {"columns": {"customer": "c", "timestamp": "t", "quantity": "q",
+                          "unit_price": "p", "order": "o"},
+              "cancelled": {"order_prefix": "C", "negative_quantity": True}}  # fmt: skip
+    schema = TransactionSchema.from_params(params, "str")
+    log = pd.DataFrame({"c": ["a", "a", "a"], "t": ["2024-01-01", "2024-01-02", "2024-01-03"],
+                        "q": ["2", "-1", "1"], "p": ["2.5", "2.5", "4"],
+                        "o": ["1", "2", "C3"]}, dtype="str")  # fmt: skip
+    checked = check_lines(log, schema, pd.Series(["a"]))
+    assert checked.kept["value"].tolist() == [5.0, -2.5, 4.0]
+    assert checked.kept["cancelled"].tolist() == [False, True, True]
+    features = behaviour_features(checked.kept, pd.Series(["a"]), schema,
+                                  pd.Timestamp("2024-01-10"), 365)  # fmt: skip
+    assert features.loc["a", "monetary_total"] == 5.0
+    assert features.loc["a", "return_share"] == pytest.approx(6.5 / 11.5)
+
+
+def test_a_layout_without_customer_time_or_amount_is_refused():
+    with pytest.raises(ValueError, match="needs `customer`, `timestamp` and `amount`"):
+        TransactionSchema.from_params({"columns": {"customer": "c", "timestamp": "t"}}, "int")
+
+
+def test_the_rfm_map_names_every_cell_of_the_grid_once():
+    names = {rfm_segment(r, fm) for r in range(1, 6) for fm in range(1, 6)}
+    assert names == {name for name, _, _ in RFM_SEGMENTS} and len(names) == 11
+    assert rfm_segment(5, 5) == "Champions" and rfm_segment(1, 1) == "Lost"
+    assert rfm_segment(1, 5) == "Cannot lose them" and rfm_segment(5, 1) == "New"
+
+
+def test_rfm_scores_are_quintiles_and_customers_without_lines_score_one():
+    features = pd.DataFrame({
+        "recency_days": [1.0, 10, 20, 30, 40, 99], "frequency": [9, 7, 5, 3, 1, 0],
+        "monetary_total": [900.0, 700, 500, 300, 100, 0], "no_transactions": [0] * 5 + [1],
+    })  # fmt: skip
+    scores = rfm_scores(features)
+    assert scores["recency_score"].tolist() == [5, 4, 3, 2, 1, 1]
+    assert scores["frequency_score"].tolist() == [5, 4, 3, 2, 1, 1]
+    assert scores["rfm_segment"].tolist() == ["Champions", "Champions", "Loyal",
+                                              "Hibernating", "Lost", "Lost"]  # fmt: skip
+    assert np.array_equal(scores.index, features.index)
