@@ -71,6 +71,7 @@ bench: install  ## Benchmarks (minutes): the speed targets, serving against mlfl
 	$(BIN)/python benchmarks/targets.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/kprototypes.py --kmodes-rows 2000
+	$(BIN)/python benchmarks/behaviour.py
 	$(BIN)/python benchmarks/memory.py
 
 lint: install  ## Check style with ruff

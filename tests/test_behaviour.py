@@ -139,3 +139,23 @@ def test_rfm_scores_are_quintiles_and_customers_without_lines_score_one():
     assert scores["rfm_segment"].tolist() == ["Champions", "Champions", "Loyal",
                                               "Hibernating", "Lost", "Lost"]  # fmt: skip
     assert np.array_equal(scores.index, features.index)
+
+
+@pytest.mark.parametrize("as_of", [None, "2025-03-15"])
+def test_the_fast_aggregation_equals_plain_pandas_group_bys(as_of):
+    from customer_segmentation.data_generator import generate_customers, generate_transactions
+
+    from .behaviour_reference import reference_behaviour_features
+    from .conftest import project_parameters
+
+    customers = generate_customers(1500, seed=11)
+    log = generate_transactions(customers, seed=11).astype("str")
+    log.loc[::97, "category"] = "garden"  # a category outside the list: other
+    schema = TransactionSchema.from_params(project_parameters()["transactions"], "int")
+    known = customers["ID"].iloc[: 1400]  # the log's other customers are rejected
+    kept = check_lines(log, schema, known).kept
+    date = pd.Timestamp(as_of) if as_of else default_as_of(kept)
+    fast = behaviour_features(kept, known, schema, date, 90)
+    reference = reference_behaviour_features(kept, known, schema, date, 90)
+    pd.testing.assert_frame_equal(fast, reference, check_exact=False, rtol=1e-12)
+    assert fast["no_transactions"].sum() > 0 and (fast["category_share_other"] > 0).any()

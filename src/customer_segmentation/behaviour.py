@@ -22,7 +22,6 @@ ROLES = ("customer", "timestamp", "amount", "quantity", "unit_price", "order", "
          "channel", "status")  # fmt: skip
 UNKNOWN_CUSTOMER = ("reject", "keep")
 OTHER = "other"
-SECONDS_PER_DAY = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -227,6 +226,11 @@ def behaviour_features(
 ) -> pd.DataFrame:  # fmt: skip
     """Each customer's behaviour as of ``as_of``, from the kept lines before it.
 
+    Counts and sums are NumPy ``bincount``s over integer codes (customers, orders, months,
+    categories), not pandas group-bys: a log of ten million lines takes seconds
+    (``benchmarks/behaviour.py``). ``tests/behaviour_reference.py`` computes the same features
+    with plain pandas group-bys, and ``tests/test_behaviour.py`` checks that both agree.
+
     Args:
         lines: Kept lines (``CheckedLines.kept``).
         customers: The customers to describe, in their order; a customer without a line
@@ -239,61 +243,98 @@ def behaviour_features(
     Returns:
         One row per customer (index: the identifier), columns ``schema.feature_columns``.
     """
-    lines = lines[lines["timestamp"] < as_of]
-    span = (as_of - lines["timestamp"].min()) / pd.Timedelta(days=1) if len(lines) else 0.0
-    bought, returned = lines[~lines["cancelled"]], lines[lines["cancelled"]]
-    orders = bought.groupby(["customer", "order"], sort=False).agg(
-        time=("timestamp", "min"), value=("value", "sum"))  # fmt: skip
-    by_customer = orders.groupby(level="customer")
-    first, last = by_customer["time"].min(), by_customer["time"].max()
-    frequency = by_customer.size()
-    days_before = (as_of - orders["time"]) / pd.Timedelta(days=1)
-    in_window = orders[(days_before <= window_days).to_numpy()].groupby(level="customer").size()
-    total = by_customer["value"].sum()
-    months = orders["time"].dt.to_period("M")
-    active = months.groupby(level="customer").nunique()
-    between = ((last - first) / pd.Timedelta(days=1) / (frequency - 1)).where(frequency > 1)
-    recency = (as_of - last) / pd.Timedelta(days=1)
-    features = pd.DataFrame({
+    index = pd.Index(customers.to_numpy(), name="customer")
+    n, end = len(index), np.datetime64(pd.Timestamp(as_of), "us").astype("int64")
+    time = lines["timestamp"].to_numpy("datetime64[us]").view("int64")
+    before = time < end
+    span = (end - time[before].min()) / MICROSECONDS_PER_DAY if before.any() else 0.0
+    owner = _positions(lines["customer"], index)  # -1: not a customer described
+    described = before & (owner >= 0)
+    cancelled = lines["cancelled"].to_numpy(dtype=bool)
+    value = lines["value"].to_numpy(dtype="float64")
+    bought, returned = described & ~cancelled, described & cancelled
+    orders = _orders(owner[bought], lines["order"][bought], time[bought], value[bought])
+    frequency = np.bincount(orders.owner, minlength=n)
+    total = np.bincount(orders.owner, weights=orders.value, minlength=n)
+    first = np.full(n, np.iinfo("int64").max)
+    last = np.full(n, np.iinfo("int64").min)
+    np.minimum.at(first, orders.owner, orders.time)
+    np.maximum.at(last, orders.owner, orders.time)
+    some = frequency > 0
+    recency = np.where(some, (end - last) / MICROSECONDS_PER_DAY, span)
+    tenure = np.where(some, (end - first) / MICROSECONDS_PER_DAY, 0.0)
+    between = np.where(frequency > 1, (last - first) / MICROSECONDS_PER_DAY
+                       / np.maximum(frequency - 1, 1), recency)  # fmt: skip
+    recent = (end - orders.time) / MICROSECONDS_PER_DAY <= window_days
+    features = {
         "recency_days": recency,
         "frequency": frequency,
-        "frequency_window": in_window,
+        "frequency_window": np.bincount(orders.owner[recent], minlength=n),
         "monetary_total": total,
-        "monetary_mean": total / frequency,
-        "tenure_days": (as_of - first) / pd.Timedelta(days=1),
-        "mean_days_between_orders": between.fillna(recency),  # one order: since that order
-        "active_months": active,
-    }).reindex(pd.Index(customers.to_numpy(), name="customer"))  # fmt: skip
-    shares = [_shares(bought, "category", schema.categories, total, features.index)
-              if "category" in schema.columns else None,
-              _shares(bought, "channel", schema.channels, total, features.index)
-              if "channel" in schema.columns else None]  # fmt: skip
-    returned_value = returned["value"].abs().groupby(returned["customer"]).sum()
-    returned_value = returned_value.reindex(features.index, fill_value=0.0)
-    bought_value = total.reindex(features.index, fill_value=0.0)
-    gross = bought_value.abs() + returned_value
-    features["return_share"] = (returned_value / gross.where(gross > 0)).fillna(0.0)
-    none = features["frequency"].isna()
-    features["no_transactions"] = none.astype("int64")
-    defaults = {"recency_days": span, "frequency": 0, "frequency_window": 0,
-                "monetary_total": 0.0, "monetary_mean": 0.0, "tenure_days": 0.0,
-                "mean_days_between_orders": span, "active_months": 0}  # fmt: skip
-    features = features.fillna(defaults).astype({
-        "frequency": "int64", "frequency_window": "int64", "active_months": "int64"})  # fmt: skip
-    parts = [features[list(BASE_FEATURES)], *[part for part in shares if part is not None],
-             features[["return_share", "no_transactions"]]]  # fmt: skip
-    return pd.concat(parts, axis=1)[list(schema.feature_columns)]
+        "monetary_mean": np.divide(total, frequency, out=np.zeros(n), where=some),
+        "tenure_days": tenure,
+        "mean_days_between_orders": between,
+        "active_months": _active_months(orders, n),
+    }
+    for role, kept in (("category", schema.categories), ("channel", schema.channels)):
+        if role in schema.columns:
+            width = len(kept) + 1
+            code = _positions(lines[role][bought], pd.Index([*kept, OTHER]))
+            code[code < 0] = width - 1  # anything else is other
+            spend = np.bincount(owner[bought] * width + code, weights=value[bought],
+                                minlength=n * width).reshape(n, width)  # fmt: skip
+            shares = np.divide(spend, total[:, None], out=np.zeros_like(spend),
+                               where=total[:, None] != 0)  # fmt: skip
+            for name, column in zip([*kept, OTHER], shares.T, strict=True):
+                features[f"{role}_share_{name}"] = column
+    returned_value = np.bincount(owner[returned], weights=np.abs(value[returned]), minlength=n)
+    gross = np.abs(total) + returned_value
+    features["return_share"] = np.divide(returned_value, gross, out=np.zeros(n), where=gross > 0)
+    features["no_transactions"] = (~some).astype("int64")
+    return pd.DataFrame(features, index=index)[list(schema.feature_columns)]
 
 
-def _shares(bought: pd.DataFrame, role: str, kept: Sequence[str], total: pd.Series,
-            customers: pd.Index) -> pd.DataFrame:  # fmt: skip
-    """Each customer's share of spend per value of ``role`` (``kept`` and ``other``)."""
-    spend = bought.pivot_table(index="customer", columns=role, values="value", aggfunc="sum",
-                               fill_value=0.0)  # fmt: skip
-    spend = spend.reindex(columns=[*kept, OTHER], fill_value=0.0)
-    shares = spend.div(total.where(total != 0), axis=0).fillna(0.0)
-    shares.columns = [f"{role}_share_{name}" for name in shares.columns]
-    return shares.reindex(customers, fill_value=0.0)
+MICROSECONDS_PER_DAY = 86_400e6
+
+
+@dataclass(frozen=True)
+class _Orders:
+    """The orders of a log: each one's customer (a position), first line's time and value."""
+
+    owner: np.ndarray
+    time: np.ndarray
+    value: np.ndarray
+
+
+def _positions(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """Each value's position in ``index`` (-1 if absent), looked up once per distinct value:
+    Arrow-backed text is factorised without becoming Python objects."""
+    codes, distinct = pd.factorize(values)
+    positions = np.append(index.get_indexer(distinct), -1)  # a missing value's code is -1
+    return positions[codes]
+
+
+def _orders(owner: np.ndarray, order: pd.Series, time: np.ndarray, value: np.ndarray) -> _Orders:
+    """Lines grouped into orders: one order id of one customer is one order."""
+    order_code, order_ids = pd.factorize(order)
+    key = owner.astype("int64") * max(len(order_ids), 1) + order_code
+    line_order, keys = pd.factorize(key)
+    first_time = np.full(len(keys), np.iinfo("int64").max)
+    np.minimum.at(first_time, line_order, time)
+    return _Orders(keys // max(len(order_ids), 1), first_time,
+                   np.bincount(line_order, weights=value, minlength=len(keys)))  # fmt: skip
+
+
+def _active_months(orders: _Orders, n: int) -> np.ndarray:
+    """Calendar months with an order, per customer."""
+    month = orders.time.astype("datetime64[us]").astype("datetime64[M]").astype("int64")
+    if not len(month):
+        return np.zeros(n, dtype="int64")
+    months = month.max() - month.min() + 1
+    pairs = np.sort(orders.owner * months + (month - month.min()))  # (customer, month)
+    first = np.ones(len(pairs), dtype=bool)
+    first[1:] = pairs[1:] != pairs[:-1]
+    return np.bincount(pairs[first] // months, minlength=n)
 
 
 # RFM: quintile scores and the classic segment map, as a partition of the 5 x 5 grid of the
