@@ -159,3 +159,39 @@ def test_the_fast_aggregation_equals_plain_pandas_group_bys(as_of):
     reference = reference_behaviour_features(kept, known, schema, date, 90)
     pd.testing.assert_frame_equal(fast, reference, check_exact=False, rtol=1e-12)
     assert fast["no_transactions"].sum() > 0 and (fast["category_share_other"] > 0).any()
+
+
+SALES_ORDERS = {
+    "columns": {"customer": "CUSTOMERNAME", "timestamp": "ORDERDATE", "quantity": "QUANTITYORDERED",
+                "unit_price": "PRICEEACH", "order": "ORDERNUMBER", "category": "PRODUCTLINE",
+                "status": "STATUS"},
+    "timestamp_format": "%m/%d/%Y %H:%M",
+    "cancelled": {"status": ["Cancelled"]},
+    "categories": ["Classic Cars", "Vintage Cars", "Motorcycles"],
+}  # fmt: skip
+
+
+def test_the_public_order_log_gives_every_customer_a_behaviour_and_a_segment():
+    from .conftest import PUBLIC_DATA
+
+    path = PUBLIC_DATA / "sales_orders.csv"
+    if not path.exists():
+        pytest.skip(f"public data absent: {path}")
+    raw = pd.read_csv(path, dtype="str", encoding="cp850", keep_default_na=False,
+                      na_values=[""])  # fmt: skip
+    schema = TransactionSchema.from_params(SALES_ORDERS, "str")
+    customers = pd.Series(sorted(raw["CUSTOMERNAME"].unique()))
+    checked = check_lines(raw, schema, customers)
+    assert len(checked.kept) == 2823 and checked.rejected.empty
+    assert checked.kept["cancelled"].sum() == 60
+    as_of = default_as_of(checked.kept)
+    assert as_of == pd.Timestamp("2005-06-01")  # the newest order is of 31 May 2005
+    features = behaviour_features(checked.kept, customers, schema, as_of, 365)
+    bought = raw[raw["STATUS"] != "Cancelled"]
+    orders = bought.groupby("CUSTOMERNAME")["ORDERNUMBER"].nunique()
+    assert features["frequency"].sum() == orders.sum() and (features["frequency"] > 0).all()
+    value = (bought["QUANTITYORDERED"].astype(float) * bought["PRICEEACH"].astype(float)).sum()
+    assert features["monetary_total"].sum() == pytest.approx(value)
+    shares = features.filter(like="category_share_").sum(axis=1)
+    assert shares.to_numpy() == pytest.approx(np.ones(len(features)))
+    assert rfm_scores(features)["rfm_segment"].nunique() >= 6
