@@ -22,6 +22,7 @@ ROLES = ("customer", "timestamp", "amount", "quantity", "unit_price", "order", "
          "channel", "status")  # fmt: skip
 UNKNOWN_CUSTOMER = ("reject", "keep")
 OTHER = "other"
+MICROSECONDS_PER_DAY = 86_400e6
 
 
 @dataclass(frozen=True)
@@ -197,22 +198,22 @@ def _typed_lines(raw: pd.DataFrame, typed: pd.DataFrame, schema: TransactionSche
     if schema.cancelled_negative_quantity and "quantity" in names:
         cancelled |= (typed[names["quantity"]] < 0).to_numpy()
     return pd.DataFrame({
-        "customer": typed[names["customer"]].to_numpy(),
+        "customer": typed[names["customer"]].array,
         "timestamp": typed[names["timestamp"]].to_numpy(),
         "value": value,
-        "order": order.to_numpy(),
+        "order": order.array,  # text stays Arrow-backed: grouping it is fast
         "category": _grouped(raw, names.get("category"), schema.categories),
         "channel": _grouped(raw, names.get("channel"), schema.channels),
         "cancelled": cancelled,
     })  # fmt: skip
 
 
-def _grouped(raw: pd.DataFrame, column: str | None, kept: Sequence[str]) -> np.ndarray:
+def _grouped(raw: pd.DataFrame, column: str | None, kept: Sequence[str]) -> Any:
     """A column's values as text, those outside ``kept`` (or missing) as ``other``."""
     if column is None:
-        return np.full(len(raw), OTHER, dtype=object)
+        return pd.array([OTHER] * len(raw), dtype="str")
     values = raw[column].astype("str")
-    return values.where(values.isin(kept), OTHER).to_numpy(dtype=object)
+    return values.where(values.isin(kept), OTHER).array
 
 
 def default_as_of(lines: pd.DataFrame) -> pd.Timestamp:
@@ -293,8 +294,6 @@ def behaviour_features(
     features["no_transactions"] = (~some).astype("int64")
     return pd.DataFrame(features, index=index)[list(schema.feature_columns)]
 
-
-MICROSECONDS_PER_DAY = 86_400e6
 
 
 @dataclass(frozen=True)
