@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from customer_segmentation.schema import ROW_INDEX, ColumnSpec, RawSchema, check_rows
+from customer_segmentation.schema import (
+    ROW_INDEX,
+    ColumnSpec,
+    RawSchema,
+    check_rows,
+    sorted_distinct,
+)
 
 ROLES = ("customer", "timestamp", "amount", "quantity", "unit_price", "order", "category",
          "channel", "status")  # fmt: skip
@@ -330,10 +336,8 @@ def _active_months(orders: _Orders, n: int) -> np.ndarray:
     if not len(month):
         return np.zeros(n, dtype="int64")
     months = month.max() - month.min() + 1
-    pairs = np.sort(orders.owner * months + (month - month.min()))  # (customer, month)
-    first = np.ones(len(pairs), dtype=bool)
-    first[1:] = pairs[1:] != pairs[:-1]
-    return np.bincount(pairs[first] // months, minlength=n)
+    pairs = sorted_distinct(orders.owner * months + (month - month.min()))  # (customer, month)
+    return np.bincount(pairs // months, minlength=n)
 
 
 # RFM: quintile scores and the classic segment map, as a partition of the 5 x 5 grid of the

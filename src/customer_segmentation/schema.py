@@ -250,14 +250,20 @@ class EarlierIdentifiers:
 
     def add(self, ids: pd.Series) -> None:
         """Remember a chunk's identifiers."""
-        new = np.sort(ids.dropna().to_numpy())  # a sort: 50 times numpy's hashing unique
-        first = np.ones(len(new), dtype=bool)
-        first[1:] = new[1:] != new[:-1]
-        new = new[first]
+        new = sorted_distinct(ids.dropna().to_numpy())
         if self._sorted is None:
             self._sorted = new
         else:
             self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, new), new)
+
+
+def sorted_distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted: ``np.unique`` by a sort, 50 times numpy 2's hashing one
+    on a chunk of identifiers."""
+    ordered = np.sort(values)
+    first = np.ones(len(ordered), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    return ordered[first]
 
 
 def check_rows(

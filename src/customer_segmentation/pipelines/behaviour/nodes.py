@@ -70,19 +70,18 @@ def compute_behaviour(
     schema, customers = _schema_and_customers(customers_primary, transactions, raw_schema)
     if schema.unknown_customer == "keep":  # the log's other customers, after the table's
         extra = pd.Index(transactions_kept["customer"].unique()).difference(customers)
-        customers = pd.concat([customers, pd.Series(extra, dtype=customers.dtype)])
+        extra = pd.Series(extra, dtype=customers.dtype, name=customers.name)
+        customers = pd.concat([customers, extra])
     as_of = (pd.Timestamp(behaviour["as_of"]) if behaviour.get("as_of")
              else default_as_of(transactions_kept))  # fmt: skip
     logger.info("Behaviour features of %d customers as of %s", len(customers), as_of.date())
     features = behaviour_features(transactions_kept, customers, schema, as_of,
                                   behaviour["window_days"])  # fmt: skip
-    id_column = RawSchema.from_params(raw_schema).id_column
-    return features.rename_axis(id_column).reset_index()
+    return features.rename_axis(customers.name).reset_index()  # the identifier's own name
 
 
-def score_rfm(customer_behaviour: pd.DataFrame, raw_schema: dict[str, Any]) -> pd.DataFrame:
+def score_rfm(customer_behaviour: pd.DataFrame, id_column: str) -> pd.DataFrame:
     """R, F and M scores and the named RFM segment of each customer, the identifier first."""
-    id_column = RawSchema.from_params(raw_schema).id_column
     scores = rfm_scores(customer_behaviour.set_index(id_column))
     logger.info("RFM segments: %s", scores["rfm_segment"].value_counts().to_dict())
     return scores.reset_index()

@@ -5,6 +5,7 @@ Namespaced ``behaviour``: kedro-viz folds its nodes into one group.
 
 from kedro.pipeline import Node, Pipeline
 
+from .. import ID_COLUMN
 from .nodes import compute_behaviour, score_rfm, validate_transactions
 
 
@@ -29,7 +30,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 score_rfm,
-                inputs=["customer_behaviour", "params:raw_schema"],
+                inputs=["customer_behaviour", ID_COLUMN],
                 outputs="rfm_segments",
                 name="score_rfm",
             ),
@@ -38,5 +39,5 @@ def create_pipeline(**kwargs) -> Pipeline:
         inputs={"transactions_raw", "customers_primary"},
         outputs={"transactions_rejected", "transactions_quality_summary", "customer_behaviour",
                  "rfm_segments"},
-        parameters={"params:transactions", "params:behaviour", "params:raw_schema"},
+        parameters={"params:transactions", "params:behaviour", "params:raw_schema", ID_COLUMN},
     )  # fmt: skip
