@@ -44,7 +44,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 install: $(VENV)/.synced  ## Create .venv from uv.lock (idempotent)
 
-run: install  ## Run the default pipeline on data/01_raw/customers.csv (ENV=conf environment)
+run: install  ## Train on data/01_raw/customers.csv and its order log (ENV=conf environment)
 	$(BIN)/kedro run $(ENV_OPTION)
 
 # The browser tests use Debian's chromium; installed here where apt-get may run, else skipped.
@@ -95,7 +95,7 @@ serve: install  ## Serve the last run's model over HTTP (HOST=127.0.0.1 PORT=800
 	$(if $(ENV),CUSTOMER_SEGMENTATION_ENV=$(ENV)) $(BIN)/uvicorn customer_segmentation.api:create_app --factory \
 		--host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-score: install  ## Score a raw customer file with the latest model (RAW=path ENV=)
+score: install  ## Score a raw customer file (and its customers' orders) with the latest model (RAW=path ENV=)
 	$(BIN)/kedro run --pipelines=inference $(ENV_OPTION) $(if $(RAW),--params=raw_data_path=$(RAW))
 
 clean:  ## Remove the environment, every pipeline output and the MLflow store

@@ -21,10 +21,16 @@ REFERENCE_CSV = SHARED_DATA / "segmentation_data.csv"
 
 
 @functools.cache
-def project_parameters(env: str | None = None) -> dict[str, Any]:
-    """The project's parameters, read from conf/ as `kedro run --env=ENV` reads them."""
+def project_parameters(env: str | None = None, segment_on: str | None = "customers"
+                       ) -> dict[str, Any]:  # fmt: skip
+    """The project's parameters, read from conf/ as `kedro run --env=ENV` reads them.
+
+    Unit tests of the customer table read them as `--params=segment_on=customers` does;
+    ``segment_on=None`` reads what the environment sets.
+    """
     loader = ProjectConfigLoader(
-        str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="local", env=env
+        str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="local", env=env,
+        runtime_params={"segment_on": segment_on} if segment_on else None,
     )  # fmt: skip
     return loader["parameters"]
 

@@ -87,8 +87,11 @@ class Project:
         return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
-def copy_project(destination: Path) -> Project:
-    """Copy the project to ``destination`` and commit it to a new git repository there."""
+def copy_project(destination: Path, segment_on: str | None = None) -> Project:
+    """Copy the project to ``destination`` and commit it to a new git repository there.
+
+    ``segment_on`` replaces what its runs segment on in ``conf/base``, for every env.
+    """
     shutil.copytree(
         PROJECT_ROOT / "conf",
         destination / "conf",
@@ -99,6 +102,11 @@ def copy_project(destination: Path) -> Project:
         destination / "src",
         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
     )
+    if segment_on:
+        settings = destination / "conf" / "base" / "parameters_behaviour.yml"
+        text = settings.read_text()
+        assert "\nsegment_on: both\n" in text
+        settings.write_text(text.replace("\nsegment_on: both\n", f"\nsegment_on: {segment_on}\n"))
     shutil.copy(PROJECT_ROOT / "pyproject.toml", destination)
     shutil.copy(PROJECT_ROOT / ".gitignore", destination)
     for layer in ("01_raw", *LAYERS):

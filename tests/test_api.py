@@ -26,8 +26,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Project, pd.DataFrame]:
-    """A project after one tracked `kedro run`, on the reference data where present."""
-    project = copy_project(tmp_path_factory.mktemp("served"))
+    """A project after one tracked `kedro run`, on the reference data where present, of the
+    customer table alone (tests/test_behaviour_paths.py serves behaviour)."""
+    project = copy_project(tmp_path_factory.mktemp("served"), segment_on="customers")
     raw_path = REFERENCE_CSV if REFERENCE_CSV.exists() else project.data("01_raw/customers.csv")
     project.run(f"--params=raw_data_path={raw_path}", tracking=True)
     return project, pd.read_csv(raw_path)

@@ -8,10 +8,14 @@ import pytest
 
 from customer_segmentation.behaviour import (
     RFM_SEGMENTS,
+    BehaviourSpec,
     TransactionSchema,
+    add_behaviour,
     behaviour_features,
     check_lines,
+    customer_attributes,
     default_as_of,
+    join_behaviour,
     rfm_scores,
     rfm_segment,
 )
@@ -195,3 +199,94 @@ def test_the_public_order_log_gives_every_customer_a_behaviour_and_a_segment():
     shares = features.filter(like="category_share_").sum(axis=1)
     assert shares.to_numpy() == pytest.approx(np.ones(len(features)))
     assert rfm_scores(features)["rfm_segment"].nunique() >= 6
+
+
+def test_a_log_with_no_line_kept_gives_defined_values_as_of_a_given_day(schema):
+    empty = check_lines(pd.DataFrame([LOG[7]], columns=COLUMNS, dtype="str"), schema, CUSTOMERS)
+    assert empty.kept.empty and len(empty.rejected) == 1
+    features = behaviour_features(empty.kept, CUSTOMERS, schema, AS_OF, 365)
+    assert (features["no_transactions"] == 1).all() and not features.isna().any().any()
+    assert (features.drop(columns="no_transactions") == 0).all().all()
+    with pytest.raises(ValueError, match="set `behaviour.as_of`"):
+        default_as_of(empty.kept)
+
+
+def test_join_behaviour_gives_each_raw_row_its_customers_values(checked, schema):
+    features = behaviour_features(checked.kept, CUSTOMERS, schema, AS_OF, 365)
+    raw = pd.DataFrame({"ID": ["2", " 1", "x", "3", "2"], "Age": ["30"] * 5})
+    joined = join_behaviour(raw, features, "ID", "int")
+    assert joined["frequency"].tolist() == [1, 2, 0, 0, 1]
+    assert joined["no_transactions"].tolist() == [0, 0, 0, 1, 0]  # "x": rejected for its ID
+    assert list(joined.columns) == ["ID", "Age", *schema.feature_columns]
+
+
+def test_scoring_from_transactions_leaves_other_customers_lines_out(schema):
+    spec = BehaviourSpec(schema, 365)
+    lines = pd.DataFrame(LOG[:6], columns=COLUMNS, dtype="str")
+    scored = add_behaviour(pd.DataFrame({"ID": ["2"]}), lines, spec, "ID", AS_OF)
+    assert scored.rejected_lines.empty and scored.as_of == AS_OF
+    assert scored.customers["frequency"].tolist() == [1]  # B2 is on or after as_of
+    assert add_behaviour(pd.DataFrame({"ID": ["2"]}), lines, spec, "ID").as_of == pd.Timestamp(
+        "2024-03-06")  # the day after the newest line, customer 1's included
+
+
+def _segment_on(segment_on: str, **changes) -> dict:
+    from customer_segmentation.config_loader import ProjectConfigLoader
+
+    from .conftest import PROJECT_ROOT
+
+    params = {"segment_on": segment_on, **changes}
+    return ProjectConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base",
+                               default_run_env="local", runtime_params=params)["parameters"]
+
+
+def test_segment_on_completes_the_schema_and_features_from_behaviour_features():
+    customers, both, alone = (_segment_on(mode) for mode in ("customers", "both", "behaviour"))
+    chosen = [entry["column"] for entry in both["behaviour"]["features"]["numeric"]]
+    assert "recency_days" not in customers["raw_schema"]["columns"]
+    assert list(both["raw_schema"]["columns"]) == [*customers["raw_schema"]["columns"], *chosen]
+    assert both["raw_schema"]["columns"]["recency_days"]["min"] == 0
+    assert both["features"]["numeric"] == [*customers["features"]["numeric"],
+                                           *both["behaviour"]["features"]["numeric"]]
+    assert list(alone["raw_schema"]["columns"]) == ["ID", *chosen]
+    assert alone["features"]["numeric"] == both["behaviour"]["features"]["numeric"]
+    assert not alone["features"]["ordinal"] and not alone["features"]["binary"]
+
+
+def test_segment_on_refuses_what_it_cannot_join_or_derive():
+    with pytest.raises(ValueError, match="segment_on must be one of"):
+        _segment_on("everything")
+    with pytest.raises(ValueError, match=r"unknown: \['basket_size'\]"):
+        _segment_on("both", behaviour={"features": {"numeric": ["basket_size"]}})
+    with pytest.raises(ValueError, match="needs raw_schema.id_column"):
+        _segment_on("both", raw_schema={"id_column": None})
+
+
+def test_a_customer_table_without_a_column_stops_before_its_log_is_read(parameters):
+    from customer_segmentation.pipelines.behaviour.nodes import customer_identifiers
+    from customer_segmentation.schema import RawDataError
+
+    from .conftest import project_parameters
+
+    both = project_parameters(segment_on="both")
+    spec = BehaviourSpec.from_params(both["transactions"], both["behaviour"], both["raw_schema"])
+    raw = pd.DataFrame({"ID": ["1", "2"], "Age": ["30", "40"]})
+    with pytest.raises(RawDataError, match="lacks required column\\(s\\) 'Sex'"):
+        customer_identifiers(raw, both["raw_schema"], both["features"], "c.csv", spec)
+    header_only = pd.DataFrame(columns=list(both["raw_schema"]["columns"])[:8])
+    with pytest.raises(RawDataError, match="has a header but no data rows"):
+        customer_identifiers(header_only, both["raw_schema"], both["features"], "c.csv", spec)
+
+
+def test_each_customer_takes_the_most_frequent_value_of_an_attribute():
+    schema = TransactionSchema.from_params({**PARAMS, "attributes": ["country"]}, "int")
+    rows = [["1", "2024-01-01", "5", "A", "food", "web", "Shipped", country]
+            for country in ("FR", "DE", "DE", "FR", None)]  # a tie: the first in sort order
+    rows += [["2", "2024-01-02", "5", "B", "food", "web", "Shipped", "NA"]]
+    raw = pd.DataFrame(rows, columns=[*COLUMNS, "country"], dtype="str")
+    kept = check_lines(raw, schema, CUSTOMERS).kept
+    attributes = customer_attributes(kept, CUSTOMERS, ["country"])
+    countries = attributes["country"]
+    assert countries.tolist()[:2] == ["DE", "NA"] and pd.isna(countries.iloc[2])
+    with pytest.raises(ValueError, match=r"lacks the configured column\(s\) \['country'\]"):
+        check_lines(raw.drop(columns="country"), schema, CUSTOMERS)

@@ -92,9 +92,9 @@ def test_report_renders_every_plot(built, browser):
     report = built.data("08_reporting/segmentation_report.html")
     page.goto(report.as_uri())
     page.wait_for_function(
-        "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 7", timeout=60_000
+        "document.querySelectorAll('.js-plotly-plot .main-svg').length >= 8", timeout=60_000
     )
-    assert page.locator(".js-plotly-plot").count() == 7
+    assert page.locator(".js-plotly-plot").count() == 8  # with Segments against RFM groups
     names = [json.loads(built.data(f"07_model_output/{name}.json").read_text())
              for name in ("segment_names", "kprototypes_segment_names")]  # fmt: skip
     assert page.locator(".segment").count() == sum(map(len, names))  # a card per segment

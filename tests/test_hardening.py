@@ -35,7 +35,7 @@ API_KEY = "clé-secrète-ü"  # not ASCII
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Project:
     """A project after one tracked `kedro run` on the embedded data."""
-    project = copy_project(tmp_path_factory.mktemp("hardened"))
+    project = copy_project(tmp_path_factory.mktemp("hardened"), segment_on="customers")
     project.run(tracking=True)
     return project
 

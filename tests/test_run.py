@@ -42,7 +42,9 @@ def default_run(tmp_path_factory) -> tuple[Project, str]:
 
 @pytest.fixture
 def project(tmp_path) -> Project:
-    return copy_project(tmp_path)
+    """A copy that segments on the customer table alone: its tests bring other tables
+    (tests/test_behaviour_paths.py runs the log)."""
+    return copy_project(tmp_path, segment_on="customers")
 
 
 def test_default_run_writes_every_layer(default_run):
@@ -244,10 +246,10 @@ def test_bring_your_own_table_by_configuration_only(project):
     assert segments["customer_id"].tolist() == primary["customer_id"].tolist()
 
 
-def test_identifiers_are_kept_exactly_and_impossible_ones_rejected(default_run):
+def test_identifiers_are_kept_exactly_and_impossible_ones_rejected(project):
     """Validation and batch scoring keep 64-bit IDs as delivered; `inf`, `1e400` and 2^63 are
     rejected with a reason, never rounded, merged or crashed on."""
-    project, _ = default_run
+    project.run()
     raw = generate_customers(120, seed=12).astype({"ID": "object"})
     exact = ["1234567890123456789", "9007199254740992", "9007199254740993"]
     raw.loc[:2, "ID"] = exact

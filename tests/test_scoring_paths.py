@@ -135,7 +135,7 @@ EXAMPLES = ("credit_card", "bank_marketing")  # as conf/<env>/catalog.yml reads 
 @pytest.fixture(scope="module", params=list(CASES))
 def trained(request, tmp_path_factory) -> tuple[Project, str | None, dict[str, Path]]:
     """A tracked training run of one configuration, and the raw files to score."""
-    project = copy_project(tmp_path_factory.mktemp(request.param))
+    project = copy_project(tmp_path_factory.mktemp(request.param), segment_on="customers")
     env, tables = CASES[request.param](project)
     paths = {}
     for name, table in tables.items():

@@ -49,7 +49,7 @@ def database() -> str:
 def test_a_sql_table_trains_and_a_sql_query_is_scored(database, tmp_path, monkeypatch):
     """The table in conf/local with its credentials (never committed); the query in an
     environment whose credentials come from an environment variable."""
-    project = copy_project(tmp_path)
+    project = copy_project(tmp_path, segment_on="customers")
     local, query = project.root / "conf" / "local", project.root / "conf" / "sql_query"
     query.mkdir()
     (local / "catalog.yml").write_text(TABLE)

@@ -30,7 +30,7 @@ def trained(tmp_path_factory) -> tuple[Project, str, pd.DataFrame]:
 
     Returns the project, the raw file trained on and its `customer_segments`.
     """
-    project = copy_project(tmp_path_factory.mktemp("tracked"))
+    project = copy_project(tmp_path_factory.mktemp("tracked"), segment_on="customers")
     raw_path = str(
         REFERENCE_CSV if REFERENCE_CSV.exists() else project.data("01_raw/customers.csv")
     )
@@ -132,7 +132,7 @@ def test_inference_pipeline_scores_good_rows_and_lists_bad_ones(trained):
 
 
 def test_tracking_switched_off_logs_no_run(tmp_path):
-    project = copy_project(tmp_path)
+    project = copy_project(tmp_path, segment_on="customers")
     project.run("--pipelines=data_processing", tracking=False)
     client = MlflowClient(tracking_uri=project.tracking_uri)
     experiment = client.get_experiment_by_name("customer-segmentation")

@@ -10,7 +10,7 @@ customer the customer table does not hold. ``docs/behaviour.md`` defines every f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from customer_segmentation.schema import (
     ColumnSpec,
     RawSchema,
     check_rows,
+    integer_identifiers,
     sorted_distinct,
 )
 
@@ -28,6 +29,7 @@ ROLES = ("customer", "timestamp", "amount", "quantity", "unit_price", "order", "
          "channel", "status")  # fmt: skip
 UNKNOWN_CUSTOMER = ("reject", "keep")
 OTHER = "other"
+ATTRIBUTE = "attribute:"  # a kept line's column of a customer attribute: attribute:COUNTRY
 MICROSECONDS_PER_DAY = 86_400e6
 
 
@@ -47,6 +49,9 @@ class TransactionSchema:
         categories: The categories whose share of spend is a feature; others are ``other``.
         channels: The channels whose share of spend is a feature; others are ``other``.
         unknown_customer: ``reject`` or ``keep`` a line whose customer is not in the table.
+        attributes: Columns of the log that describe the customer, not the line (a country):
+            each customer takes their most frequent value (``customer_attributes``), and a
+            log without a customer table (``segment_on: behaviour``) segments on them too.
     """
 
     columns: dict[str, str]
@@ -58,6 +63,7 @@ class TransactionSchema:
     categories: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     unknown_customer: str = "reject"
+    attributes: tuple[str, ...] = ()
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], customer_dtype: str) -> TransactionSchema:
@@ -91,6 +97,7 @@ class TransactionSchema:
             categories=tuple(str(value) for value in params.get("categories") or ()),
             channels=tuple(str(value) for value in params.get("channels") or ()),
             unknown_customer=policy,
+            attributes=tuple(str(name) for name in params.get("attributes") or ()),
         )
 
     @property
@@ -119,10 +126,72 @@ class TransactionSchema:
                    if "channel" in self.columns]  # fmt: skip
         return (*BASE_FEATURES, *shares, "return_share", "no_transactions")
 
+    def raw_columns(self) -> dict[str, dict[str, Any]]:
+        """The behaviour features as ``raw_schema.columns`` entries: a table joined with them
+        is checked, described and served like any customer table."""
+        columns = {}
+        for name in self.feature_columns:
+            role, share, value = name.partition("_share_")
+            if share and role in ("category", "channel"):
+                columns[name] = {"kind": "numeric", "dtype": "float",
+                                 "label": f"{value} share"}  # fmt: skip
+            else:
+                columns[name] = dict(BEHAVIOUR_COLUMNS[name])
+        return columns
+
+
+@dataclass(frozen=True)
+class BehaviourSpec:
+    """What scoring needs to derive behaviour from transactions as training did.
+
+    Attributes:
+        schema: The log's layout, categories and channels.
+        window_days: The window of ``frequency_window``.
+    """
+
+    schema: TransactionSchema
+    window_days: float
+
+    @classmethod
+    def from_params(
+        cls, transactions: Mapping[str, Any], behaviour: Mapping[str, Any],
+        raw_schema: Mapping[str, Any],
+    ) -> BehaviourSpec:  # fmt: skip
+        """Build it from the ``transactions``, ``behaviour`` and ``raw_schema`` parameters
+        (customer identifiers are typed as the customer table's)."""
+        schema = RawSchema.from_params(raw_schema)
+        dtype = schema.columns[schema.id_column].dtype
+        return cls(TransactionSchema.from_params(transactions, dtype),
+                   float(behaviour["window_days"]))  # fmt: skip
+
+
+def as_of_date(value: Any) -> pd.Timestamp | None:
+    """A configured or requested ``as_of`` as a timestamp; ``None`` when not set."""
+    return pd.Timestamp(value).as_unit("us") if value else None
+
 
 BASE_FEATURES = ("recency_days", "frequency", "frequency_window", "monetary_total",
                  "monetary_mean", "tenure_days", "mean_days_between_orders",
                  "active_months")  # fmt: skip
+# How each behaviour feature is declared as a raw column (``behaviour_columns``): its
+# kind, type, bounds and what people call it. Shares are added per category and channel.
+_DAYS = {"kind": "numeric", "dtype": "float", "min": 0, "unit": "days"}
+_COUNT = {"kind": "numeric", "dtype": "int", "min": 0}
+_MONEY = {"kind": "numeric", "dtype": "float"}
+BEHAVIOUR_COLUMNS: dict[str, dict[str, Any]] = {
+    "recency_days": {**_DAYS, "label": "time since the last order"},
+    "frequency": {**_COUNT, "label": "orders", "unit": "orders"},
+    "frequency_window": {**_COUNT, "label": "orders in the window", "unit": "orders"},
+    "monetary_total": {**_MONEY, "label": "spend"},
+    "monetary_mean": {**_MONEY, "label": "spend per order"},
+    "tenure_days": {**_DAYS, "label": "time since the first order"},
+    "mean_days_between_orders": {**_DAYS, "label": "days between orders"},
+    "active_months": {**_COUNT, "label": "months with an order", "unit": "months"},
+    "return_share": {"kind": "numeric", "dtype": "float", "min": 0, "max": 1,
+                     "label": "share returned or cancelled"},
+    "no_transactions": {"kind": "binary", "codes": {0: "has orders", 1: "no orders"},
+                        "label": "no orders"},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -160,7 +229,8 @@ def check_lines(raw: pd.DataFrame, schema: TransactionSchema, customers: pd.Seri
         ValueError: A configured column is absent from the log.
     """
     names = schema.columns
-    absent = [column for column in names.values() if column not in raw.columns]
+    absent = [column for column in (*names.values(), *schema.attributes)
+              if column not in raw.columns]  # fmt: skip
     if absent:
         raise ValueError(f"The transaction log lacks the configured column(s) {absent}; it has "
                          f"{list(raw.columns)}")  # fmt: skip
@@ -211,6 +281,7 @@ def _typed_lines(raw: pd.DataFrame, typed: pd.DataFrame, schema: TransactionSche
         "category": _grouped(raw, names.get("category"), schema.categories),
         "channel": _grouped(raw, names.get("channel"), schema.channels),
         "cancelled": cancelled,
+        **{ATTRIBUTE + name: raw[name].astype("str").array for name in schema.attributes},
     })  # fmt: skip
 
 
@@ -223,7 +294,14 @@ def _grouped(raw: pd.DataFrame, column: str | None, kept: Sequence[str]) -> Any:
 
 
 def default_as_of(lines: pd.DataFrame) -> pd.Timestamp:
-    """The day after the newest line: the date behaviour is computed at when none is set."""
+    """The day after the newest line: the date behaviour is computed at when none is set.
+
+    Raises:
+        ValueError: There is no line to date it by.
+    """
+    if not len(lines):
+        raise ValueError("No transaction line was kept, so there is no date to describe "
+                         "behaviour at: set `behaviour.as_of` (or send `as_of`).")  # fmt: skip
     return (pd.Timestamp(lines["timestamp"].max()).normalize() + pd.Timedelta(days=1)).as_unit("us")
 
 
@@ -262,7 +340,7 @@ def behaviour_features(
     bought, returned = described & ~cancelled, described & cancelled
     orders = _orders(owner[bought], lines["order"][bought], time[bought], value[bought])
     frequency = np.bincount(orders.owner, minlength=n)
-    total = np.bincount(orders.owner, weights=orders.value, minlength=n)
+    total = np.bincount(orders.owner, weights=orders.value, minlength=n).astype("float64")
     first = np.full(n, np.iinfo("int64").max)
     last = np.full(n, np.iinfo("int64").min)
     np.minimum.at(first, orders.owner, orders.time)
@@ -289,17 +367,123 @@ def behaviour_features(
             code = _positions(lines[role][bought], pd.Index([*kept, OTHER]))
             code[code < 0] = width - 1  # anything else is other
             spend = np.bincount(owner[bought] * width + code, weights=value[bought],
-                                minlength=n * width).reshape(n, width)  # fmt: skip
+                                minlength=n * width).astype("float64").reshape(n, width)
             shares = np.divide(spend, total[:, None], out=np.zeros_like(spend),
                                where=total[:, None] != 0)  # fmt: skip
             for name, column in zip([*kept, OTHER], shares.T, strict=True):
                 features[f"{role}_share_{name}"] = column
-    returned_value = np.bincount(owner[returned], weights=np.abs(value[returned]), minlength=n)
+    returned_value = np.bincount(owner[returned], weights=np.abs(value[returned]),
+                                 minlength=n).astype("float64")  # empty: int, else float
     gross = np.abs(total) + returned_value
     features["return_share"] = np.divide(returned_value, gross, out=np.zeros(n), where=gross > 0)
     features["no_transactions"] = (~some).astype("int64")
     return pd.DataFrame(features, index=index)[list(schema.feature_columns)]
 
+
+def customer_attributes(lines: pd.DataFrame, customers: pd.Series,
+                        attributes: Sequence[str]) -> pd.DataFrame:  # fmt: skip
+    """Each customer's most frequent value of each attribute over their kept lines (of equal
+    counts, the first in sort order); missing for a customer without a line.
+
+    Returns:
+        One row per customer (index: the identifier), one column per attribute.
+    """
+    index = pd.Index(customers.to_numpy(), name="customer")
+    columns = {}
+    for name in attributes:
+        pairs = pd.DataFrame({"customer": lines["customer"].array,
+                              "value": lines[ATTRIBUTE + name].array}).dropna()  # fmt: skip
+        counts = pairs.value_counts().rename("count").reset_index()
+        top = counts.sort_values(["customer", "count", "value"], ascending=[True, False, True],
+                                 kind="stable").drop_duplicates("customer")  # fmt: skip
+        columns[name] = top.set_index("customer")["value"].reindex(index).array
+    return pd.DataFrame(columns, index=index)
+
+
+def typed_identifiers(values: pd.Series, dtype: str) -> pd.Series:
+    """Raw identifiers typed as the identifier column declares (``int`` or ``str``); missing
+    where a value does not parse."""
+    if dtype == "int":
+        return integer_identifiers(values)
+    return values.astype("str").where(values.notna())
+
+
+def distinct_identifiers(values: pd.Series, dtype: str, name: str) -> pd.Series:
+    """The distinct identifiers of a raw column that parse, in first-seen order."""
+    ids = typed_identifiers(values, dtype).dropna()
+    return pd.Series(ids.unique(), name=name).astype(ids.dtype)
+
+
+def join_behaviour(customers: pd.DataFrame, behaviour: pd.DataFrame, id_column: str,
+                   dtype: str) -> pd.DataFrame:  # fmt: skip
+    """A raw customer table with each customer's behaviour features as further columns.
+
+    Args:
+        customers: Raw customers, as read.
+        behaviour: Behaviour features, indexed by typed identifier.
+        id_column: The customers' identifier column.
+        dtype: The identifier's declared type.
+
+    Returns:
+        ``customers`` with one column per behaviour feature. A row whose identifier does not
+        parse is rejected for it later; its behaviour cells are 0, so that the identifier is
+        the one reason given.
+    """
+    positions = behaviour.index.get_indexer(typed_identifiers(customers[id_column], dtype))
+    found = positions >= 0
+    columns = {}
+    for name, values in behaviour.items():
+        if values.dtype.kind not in "biuf":  # an attribute, as text: missing where not found
+            columns[name] = values.reindex(behaviour.index[positions].where(found)).array
+            continue
+        taken = (values.to_numpy()[np.where(found, positions, 0)] if len(values)
+                 else np.zeros(len(customers), values.dtype))  # fmt: skip
+        columns[name] = np.where(found, taken, 0).astype(values.dtype)
+    return customers.assign(**columns)
+
+
+def add_behaviour(customers: pd.DataFrame, lines_raw: pd.DataFrame, spec: BehaviourSpec,
+                  id_column: str, as_of: pd.Timestamp | None = None) -> ScoringInput:  # fmt: skip
+    """Customers to score joined with their behaviour, derived from their transactions.
+
+    The lines are checked as in training, except that lines of customers not being scored
+    are left out, not rejected: a log usually covers more customers than a batch.
+
+    Args:
+        customers: Raw customers, as read.
+        lines_raw: Their transaction lines, as read.
+        spec: How training derived behaviour (the segmenter's).
+        id_column: The customers' identifier column.
+        as_of: The date to describe; default the day after the newest line.
+
+    Returns:
+        The joined table and the lines rejected, with their reasons.
+    """
+    schema = spec.schema
+    checked = check_lines(lines_raw, replace(schema, unknown_customer="keep"), pd.Series())
+    ids = distinct_identifiers(customers[id_column], schema.customer_dtype, id_column)
+    as_of = as_of or default_as_of(checked.kept)
+    features = behaviour_features(checked.kept, ids, schema, as_of, spec.window_days)
+    absent = [name for name in schema.attributes if name not in customers.columns]
+    if absent:  # a log's customers: their attributes from their lines
+        features = features.join(customer_attributes(checked.kept, ids, absent))
+    joined = join_behaviour(customers, features, id_column, schema.customer_dtype)
+    return ScoringInput(joined, checked.rejected, as_of)
+
+
+@dataclass(frozen=True)
+class ScoringInput:
+    """Customers joined with their behaviour, and what was left out to get there.
+
+    Attributes:
+        customers: The customers with one column per behaviour feature.
+        rejected_lines: Transaction lines rejected, as read, with ``raw_row`` and ``reason``.
+        as_of: The date the behaviour describes.
+    """
+
+    customers: pd.DataFrame
+    rejected_lines: pd.DataFrame
+    as_of: pd.Timestamp
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,16 @@ from customer_segmentation import REGISTERED_MODEL_NAME
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.segmenter import trained_models
 
-# `kedro run` with no --pipelines runs these, in this order of data flow.
+# `kedro run` with no --pipelines runs these, in this order of data flow ("behaviour" first
+# when the run segments on behaviour).
 DEFAULT_PIPELINES = ("data_processing", "feature_engineering", "clustering", "reporting")
-# Those whose nodes depend on which models are fitted.
-MODEL_DEPENDENT = ("feature_engineering", "clustering", "reporting")
+# Those whose nodes depend on the run's configuration: which models are fitted, and what the
+# run segments on (`segment_on`).
+CONFIGURED = ("behaviour", "data_processing", "feature_engineering", "clustering", "reporting",
+              "inference")  # fmt: skip
+# The table `data_processing` checks, by `segment_on`.
+CUSTOMER_TABLE = {"customers": "customers_raw", "both": "customers_with_behaviour",
+                  "behaviour": "customer_behaviour"}  # fmt: skip
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -34,28 +40,39 @@ def register_pipelines() -> dict[str, Pipeline]:
     (kedro-mlflow issue 690).
 
     ``find_pipelines`` loads only the pipelines a command asks for; then ``__default__`` is
-    built from those loaded. The pipelines that depend on which models are fitted
-    (``clustering.models``, ``segmenter.trained_models``) are built for them.
+    built from those loaded. The pipelines that depend on the run's configuration are built
+    for it: which models are fitted (``clustering.models``, ``segmenter.trained_models``)
+    and what the run segments on (``segment_on``): with behaviour, ``data_processing``
+    checks the table ``behaviour`` writes, and so runs it first.
 
     Returns:
         A mapping from pipeline names to ``Pipeline`` objects.
     """
     pipelines = find_pipelines(raise_errors=True)
-    model_dependent = [name for name in MODEL_DEPENDENT if name in pipelines]
-    if model_dependent:
-        models = _trained_models(_run_parameters())
-        for name in model_dependent:
+    configured = [name for name in CONFIGURED if name in pipelines]
+    segment_on = "customers"
+    if configured:
+        parameters = _run_parameters()
+        segment_on = parameters["segment_on"]
+        options = {"models": _trained_models(parameters), "segment_on": segment_on,
+                   "behaviour": segment_on != "customers"}  # fmt: skip
+        for name in configured:
             module = importlib.import_module(f"customer_segmentation.pipelines.{name}")
-            pipelines[name] = module.create_pipeline(models=models)
-    training = sum(
-        (pipelines[name] for name in DEFAULT_PIPELINES if name in pipelines), start=Pipeline([])
-    )
-    if "inference" in pipelines and all(name in pipelines for name in DEFAULT_PIPELINES):
+            pipelines[name] = module.create_pipeline(**options)
+        if "data_processing" in pipelines and segment_on != "customers":  # the joined table
+            behaviour = importlib.import_module("customer_segmentation.pipelines.behaviour")
+            pipelines["data_processing"] = behaviour.create_pipeline(**options) + Pipeline(
+                pipelines["data_processing"], inputs={"customers_raw": CUSTOMER_TABLE[segment_on]})
+    names = (*(("behaviour",) if segment_on != "customers" else ()), *DEFAULT_PIPELINES)
+    training = sum((pipelines[name] for name in names if name in pipelines), start=Pipeline([]))
+    if "inference" in pipelines and all(name in pipelines for name in names):
         from kedro_mlflow.pipeline import pipeline_ml_factory  # MLflow: only where it tracks
+
+        from customer_segmentation.pipelines import inference
 
         pipelines["__default__"] = pipeline_ml_factory(
             training=training,
-            inference=pipelines["inference"],
+            inference=inference.create_pipeline(),  # the joined table in, as the API takes it
             input_name="customers_raw",
             log_model_kwargs=_log_model_kwargs(),
         )

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from customer_segmentation.behaviour import BehaviourSpec, add_behaviour
 from customer_segmentation.features import FeatureSpec, FittedFeatures
 from customer_segmentation.schema import integer_identifiers
 from customer_segmentation.segments import nearest, segment_name
@@ -45,6 +46,8 @@ class Segmenter:
         pca_mean: Mean of the model features, for the PCA plane.
         pca_components: The two PCA axes, ``(2, n_features)``.
         pca_explained: Share of the variance on each axis.
+        behaviour: How training derived behaviour features from a transaction log, when it
+            segmented on them (``segment_on: behaviour`` or ``both``); else ``None``.
     """
 
     features: FittedFeatures
@@ -57,6 +60,7 @@ class Segmenter:
     pca_mean: np.ndarray
     pca_components: np.ndarray
     pca_explained: tuple[float, ...]
+    behaviour: BehaviourSpec | None = None
 
     @property
     def spec(self) -> FeatureSpec:
@@ -100,12 +104,32 @@ class Segmenter:
         """A segment's name."""
         return segment_name(segment, self.names)
 
-    def predict(self, raw: pd.DataFrame, source: str = "the input") -> pd.DataFrame:
+    def with_behaviour(self, raw: pd.DataFrame, transactions: pd.DataFrame,
+                       as_of: pd.Timestamp | None = None) -> pd.DataFrame:  # fmt: skip
+        """Raw customers joined with the behaviour their transactions show, as in training.
+
+        Raises:
+            ValueError: The segmenter was trained without behaviour.
+        """
+        if self.behaviour is None:
+            raise ValueError("This segmenter was trained on the customer table alone "
+                             "(segment_on: customers): it takes no transactions.")  # fmt: skip
+        joined = add_behaviour(raw, transactions, self.behaviour, self.spec.id_column, as_of)
+        return joined.customers
+
+    def predict(self, raw: pd.DataFrame, source: str = "the input",
+                transactions: pd.DataFrame | None = None,
+                as_of: pd.Timestamp | None = None) -> pd.DataFrame:  # fmt: skip
         """Score a raw table: one output row per input row, in input order.
 
         Args:
-            raw: Raw customers with the raw schema's columns.
+            raw: Raw customers with the raw schema's columns (the behaviour features among
+                them, unless ``transactions`` are given).
             source: Where the table came from, named in whole-file errors.
+            transactions: The customers' transaction lines, as read, to derive their
+                behaviour from (``with_behaviour``).
+            as_of: The date their behaviour is described at; default the day after the newest
+                line.
 
         Returns:
             The identifier, ``segment`` (empty when rejected), ``segment_name`` and ``reason``
@@ -114,6 +138,8 @@ class Segmenter:
         Raises:
             RawDataError: The table lacks a required column or has no rows.
         """
+        if transactions is not None:
+            raw = self.with_behaviour(raw, transactions, as_of)
         split = split_rows(raw, self.spec, source)
         return combine_scores(self.assign(split.valid), split.rejected, self.spec.id_column)
 

@@ -86,7 +86,7 @@ def split_chunks(
     rows, started = 0, time.perf_counter()
     for number, chunk in enumerate(as_chunks(chunks)):
         if number == 0:
-            _check_columns(chunk, spec, source)
+            check_columns(chunk, spec, source)
         chunk = chunk.set_axis(pd.RangeIndex(rows, rows + len(chunk)))
         if spec.schema.positional_id:  # the identifier is the row's position in the table
             chunk = chunk.assign(**{spec.id_column: chunk.index.to_numpy()})
@@ -100,7 +100,7 @@ def split_chunks(
                         time.perf_counter() - started)  # fmt: skip
     del earlier  # its memory goes before the columns are joined
     if rows == 0:
-        raise _no_rows(source)
+        raise no_rows(source)
     valid_frame = pd.DataFrame(
         {name: _joined(parts) for name, parts in valid.items()}, copy=False
     )  # fmt: skip
@@ -139,8 +139,20 @@ def _split_chunk(
     return valid, rejected
 
 
-def _check_columns(raw: pd.DataFrame, spec: FeatureSpec, source: str) -> None:
-    missing = spec.schema.missing_columns(raw)
+def check_columns(raw: pd.DataFrame, spec: FeatureSpec, source: str,
+                  joined: Iterable[str] = ()) -> None:  # fmt: skip
+    """Stop on a table that lacks a required column: a whole-file problem.
+
+    Args:
+        raw: The table, or its first chunk, as read.
+        spec: The feature specification (its raw schema).
+        source: Where the table came from, named in the message.
+        joined: Columns joined to the table later (behaviour), not required in it.
+
+    Raises:
+        RawDataError: A column is missing, or a positional identifier's name is taken.
+    """
+    missing = [name for name in spec.schema.missing_columns(raw) if name not in set(joined)]
     if missing:
         raise RawDataError(
             f"Raw file {source!r} lacks required column(s) {', '.join(map(repr, missing))}: "
@@ -158,7 +170,8 @@ def _check_columns(raw: pd.DataFrame, spec: FeatureSpec, source: str) -> None:
         logger.warning("Ignoring columns not in raw_schema: %s", ", ".join(map(str, extra)))
 
 
-def _no_rows(source: str) -> RawDataError:
+def no_rows(source: str) -> RawDataError:
+    """The error of a table with a header and no rows."""
     return RawDataError(f"Raw file {source!r} has a header but no data rows.")
 
 

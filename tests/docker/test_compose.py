@@ -104,16 +104,21 @@ def _raw_customers(rows: int) -> pd.DataFrame:
     return pd.read_csv(PROJECT_ROOT / "data" / "01_raw" / "customers.csv", nrows=rows)
 
 
+def _container_output(stack, relative: str) -> pd.DataFrame:
+    """A Parquet output of the containers' training run."""
+    return pd.read_json(io.StringIO(stack.compose(
+        "exec", "-T", "api", "python", "-c",
+        f"import pandas as pd; print(pd.read_parquet('data/{relative}').to_json(orient='records'))",
+    )))  # fmt: skip
+
+
 def test_prediction_equals_the_containers_training_run(stack):
-    customers = _raw_customers(50)
+    behaviour = _container_output(stack, "04_feature/customer_behaviour.parquet")
+    customers = _raw_customers(50).merge(behaviour, on="ID")  # with their behaviour values
     response = stack.api.post("/predict", json={"customers": customers.to_dict(orient="records")})
     assert response.status_code == 200, response.text
     predicted = pd.DataFrame(response.json()["predictions"])
-    trained = pd.read_json(io.StringIO(stack.compose(
-        "exec", "-T", "api", "python", "-c",
-        "import pandas as pd; print(pd.read_parquet("
-        "'data/07_model_output/customer_segments.parquet').to_json(orient='records'))",
-    )))  # fmt: skip
+    trained = _container_output(stack, "07_model_output/customer_segments.parquet")
     expected = predicted[["ID"]].merge(trained, on="ID", how="left")["segment"]
     assert predicted["ID"].tolist() == customers["ID"].tolist()
     assert predicted["segment"].tolist() == expected.tolist()

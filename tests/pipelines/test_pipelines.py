@@ -10,23 +10,37 @@ from kedro.framework.project import configure_project
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
+from kedro_datasets.pickle import PickleDataset
 
-from customer_segmentation.pipeline_registry import register_pipelines
+from customer_segmentation import pipeline_registry
+from customer_segmentation.data_generator import generate_customers, generate_transactions
 from customer_segmentation.segmenter import ALGORITHMS, trained_models
+from tests.conftest import project_parameters
 
 
-@pytest.fixture(scope="module")
-def pipelines():
+def _pipelines(monkeypatch: pytest.MonkeyPatch, segment_on: str) -> dict[str, Pipeline]:
+    """The registry's pipelines for a run with ``--params=segment_on=...``."""
     configure_project("customer_segmentation")
-    return register_pipelines()
+    monkeypatch.setattr(pipeline_registry, "_run_parameters",
+                        lambda: project_parameters(segment_on=segment_on))  # fmt: skip
+    return pipeline_registry.register_pipelines()
 
 
-def _catalog(raw: pd.DataFrame, parameters: dict) -> DataCatalog:
-    catalog = DataCatalog({"customers_raw": MemoryDataset(raw)})
+@pytest.fixture
+def pipelines(monkeypatch):
+    return _pipelines(monkeypatch, "customers")
+
+
+def _catalog(raw: pd.DataFrame | None, parameters: dict,
+             transactions: pd.DataFrame | None = None) -> DataCatalog:  # fmt: skip
+    catalog = DataCatalog()
+    for name, table in (("customers_raw", raw), ("transactions_raw", transactions)):
+        if table is not None:
+            catalog[name] = MemoryDataset(table)
     catalog["mlflow_run_id"] = "not tracked"
     for name, value in parameters.items():
         catalog[f"params:{name}"] = value
-    for group in ("raw_schema", "data_quality"):
+    for group in ("raw_schema", "data_quality", "transactions", "behaviour"):
         for key, value in parameters[group].items():
             catalog[f"params:{group}.{key}"] = value
     return catalog
@@ -50,6 +64,41 @@ def test_default_pipeline_in_memory(pipelines, parameters, raw_customers):
     assert report.count('class="segment"') in range(4, 11)  # a card per segment of each model
     assert "Also fitted, not served: K-Prototypes" in report
     assert catalog.load("customers_rejected").empty
+
+
+@pytest.mark.parametrize("segment_on", ["both", "behaviour"])
+def test_segmenting_on_behaviour_in_memory(monkeypatch, tmp_path, segment_on):
+    customers = generate_customers(400, seed=5)
+    lines = generate_transactions(customers, seed=5).astype("str")
+    parameters = project_parameters(segment_on=segment_on)
+    parameters = {**parameters, "kmeans": {**parameters["kmeans"], "k_max": 5},
+                  "clustering": {**parameters["clustering"], "models": ["kmeans"]},
+                  "serving": {"model": "kmeans"}}  # fmt: skip
+    monkeypatch.setattr(pipeline_registry, "_run_parameters", lambda: parameters)
+    configure_project("customer_segmentation")
+    pipelines = pipeline_registry.register_pipelines()
+    catalog = _catalog(customers if segment_on == "both" else None, parameters, lines)
+    for kept in ("segmenter", "customer_segments", "segment_rfm_crosstab"):  # not released
+        catalog[kept] = PickleDataset(filepath=str(tmp_path / f"{kept}.pkl"))
+    SequentialRunner().run(pipelines["__default__"], catalog)
+    segmenter = catalog.load("segmenter")
+    behaviour = ["recency_days", "frequency", "monetary_total"]
+    assert list(segmenter.spec.numeric) == ([] if segment_on == "behaviour" else
+                                            ["Age", "Income"]) + behaviour  # fmt: skip
+    assert segmenter.behaviour is not None
+    segments = catalog.load("customer_segments")
+    assert len(segments) == (400 if segment_on == "both" else lines["customer_id"].nunique())
+    crosstab = catalog.load("segment_rfm_crosstab")
+    assert crosstab.drop(columns="segment").to_numpy().sum() == len(segments)
+    assert "Segments against RFM groups" in catalog.load("segmentation_report")
+
+    scoring = _catalog(customers if segment_on == "both" else None, parameters, lines)
+    scoring["segmenter"] = MemoryDataset(segmenter)
+    SequentialRunner().run(pipelines["inference"], scoring)
+    scored = scoring.load("scored_customers")
+    expected = segments.merge(scored, on="ID", suffixes=("", " scored"))
+    assert len(expected) == len(segments) and scored["reason"].isna().all()
+    assert (expected["segment"] == expected["segment scored"]).all()
 
 
 @pytest.mark.parametrize("models", [("kmeans",), ("kprototypes",)])

@@ -90,13 +90,15 @@ def create_app(project_path: str | Path | None = None, env: str | None = None,
     app.add_exception_handler(RequestValidationError, _invalid_request)
 
     protected = [Depends(authorised)] if settings.api_key else []  # the spec says so too
-    request_model = batch_model(customer_model(config.spec))
+    request_model = batch_model(customer_model(config.spec, config.behaviour,
+                                                settings.max_lines))  # fmt: skip
     if not docs_open:
         app.include_router(docs.create_router(app), dependencies=protected)
     app.include_router(probes.router)
     app.include_router(model.router, dependencies=protected)
     scoring = predict.create_router(
-        request_model, RequestReader(config.spec), settings.max_batch, config.csv_format
+        request_model, RequestReader(config.spec, config.behaviour), settings.max_batch,
+        config.csv_format,
     )
     app.include_router(scoring, dependencies=protected)
     return app

@@ -16,6 +16,7 @@ from kedro.framework.project import settings as kedro_settings
 from kedro.framework.startup import bootstrap_project
 
 from customer_segmentation import REGISTERED_MODEL_NAME
+from customer_segmentation.behaviour import BehaviourSpec
 from customer_segmentation.datasets import csv_format
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.schema import ColumnSpec
@@ -42,6 +43,8 @@ class ProjectConfig:
         env: The configuration environment read.
         csv_format: How the raw file is written (``customers_raw``'s separator, encoding,
             decimal mark, quoting and missing-value markers): uploads are read the same way.
+        behaviour: How behaviour is derived from transactions, when the configuration
+            segments on it (``segment_on: behaviour | both``): requests may carry them.
     """
 
     spec: FeatureSpec
@@ -49,6 +52,7 @@ class ProjectConfig:
     tracking_uri: str | None
     env: str
     csv_format: dict[str, Any]
+    behaviour: BehaviourSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -96,12 +100,18 @@ def read_config(project_path: Path, env: str | None) -> ProjectConfig:
         tracking_uri = (
             (_optional(loader, "mlflow") or {}).get("server", {}).get("mlflow_tracking_uri")
         )
+    spec = FeatureSpec.from_params(parameters["raw_schema"], parameters["features"])
+    behaviour = None
+    if parameters["segment_on"] != "customers":
+        behaviour = BehaviourSpec.from_params(parameters["transactions"],
+                                              parameters["behaviour"], parameters["raw_schema"])
     return ProjectConfig(
-        spec=FeatureSpec.from_params(parameters["raw_schema"], parameters["features"]),
+        spec=spec,
         catalog=catalog,
         tracking_uri=tracking_uri,
         env=env or CONFIG_DEFAULT_ENV,
         csv_format=csv_format(catalog_config.get(RAW_DATASET, {}).get("load_args") or {}),
+        behaviour=behaviour,
     )
 
 
@@ -121,11 +131,14 @@ def load_segmenter(config: ProjectConfig) -> Loaded:
     """
     segmenter = config.catalog.load("segmenter")
     version = config.catalog.get("segmenter").resolve_load_version()
-    if segmenter.spec != config.spec:
+    found = differences(segmenter.spec, config.spec)
+    if segmenter.behaviour != config.behaviour:
+        found.append(f"behaviour: {segmenter.behaviour!r} (model) vs {config.behaviour!r} "
+                     "(configuration)")  # fmt: skip
+    if found:
         raise ModelMismatchError(
             f"The segmenter version {version} was trained with another feature specification "
-            f"than the configuration (env {config.env!r}) says: "
-            f"{'; '.join(differences(segmenter.spec, config.spec))}. Train a "
+            f"than the configuration (env {config.env!r}) says: {'; '.join(found)}. Train a "
             f"model for this configuration: kedro run --env={config.env}"
         )
     facts = {

@@ -9,12 +9,13 @@ and a null is a "missing value".
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
+from customer_segmentation.behaviour import BehaviourSpec
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.schema import ColumnSpec, RawSchema, parse_date
 
@@ -29,11 +30,23 @@ def field_names(schema: RawSchema) -> dict[str, str]:
     return {name: f"field_{index}" for index, name in enumerate(schema.raw_columns)}
 
 
-def customer_model(spec: FeatureSpec) -> type[BaseModel]:
+TRANSACTIONS = "transactions"  # a customer's transaction lines, in a request
+Line = dict[str, str | int | float | None]
+
+
+def customer_model(spec: FeatureSpec, behaviour: BehaviourSpec | None = None,
+                   max_lines: int = 10_000) -> type[BaseModel]:  # fmt: skip
     """A pydantic model of one raw customer row: the identifier and every feature required,
-    other columns optional, other keys ignored."""
+    other columns optional, other keys ignored.
+
+    With ``behaviour`` (a segmenter trained on it), a customer carries either the behaviour
+    features' values or ``transactions``: their lines, as the log's columns name them (the
+    customer column left out), at most ``max_lines``; ``scoring.RequestReader`` derives the
+    values from them.
+    """
     schema = spec.schema
-    needed = {spec.id_column, *spec.columns}
+    derived = set(behaviour.schema.feature_columns) if behaviour else set()
+    needed = {spec.id_column, *spec.columns} - derived
     fields: dict[str, Any] = {}
     for name, attribute in field_names(schema).items():
         column = schema.columns[name]
@@ -43,6 +56,14 @@ def customer_model(spec: FeatureSpec) -> type[BaseModel]:
         else:
             fields[attribute] = (annotation | None,
                                  Field(None, alias=name, **_bounds(column)))  # fmt: skip
+    if behaviour:
+        columns = behaviour.schema.columns
+        layout = ", ".join(f"{columns[role]} ({role})" for role in columns if role != "customer")
+        fields[TRANSACTIONS] = (list[Line] | None, Field(
+            None, max_length=max_lines,
+            description=f"the customer's transaction lines, instead of the behaviour values: "
+                        f"{layout}",
+        ))  # fmt: skip
     config = ConfigDict(extra="ignore", populate_by_name=False, title="Customer")
     return create_model("Customer", __config__=config, **fields)
 
@@ -153,11 +174,18 @@ def _bounds(spec: ColumnSpec) -> dict[str, Any]:
 
 
 def batch_model(customer: type[BaseModel]) -> type[BaseModel]:
-    """The ``POST /predict`` body: ``{"customers": [<customer>, ...]}``."""
+    """The ``POST /predict`` body: ``{"customers": [<customer>, ...]}``, and ``as_of`` where
+    customers may carry transactions."""
     config = ConfigDict(extra="forbid", title="PredictRequest")
+    as_of = {}
+    if TRANSACTIONS in customer.model_fields:
+        as_of["as_of"] = (date | None, Field(
+            None, description="the day the customers' transactions are described at; "
+                              "default: the day after the newest line posted"))  # fmt: skip
     return create_model(
         "PredictRequest", __config__=config,
         customers=(list[customer], Field(min_length=1, description="customers to score")),
+        **as_of,
     )  # fmt: skip
 
 

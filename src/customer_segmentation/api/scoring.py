@@ -16,20 +16,22 @@ import numpy as np
 import pandas as pd
 from fastapi import HTTPException
 
+from customer_segmentation.behaviour import BehaviourSpec, add_behaviour
 from customer_segmentation.datasets import read_text_csv
 from customer_segmentation.features import FeatureSpec, FittedFeatures, days
 from customer_segmentation.schema import RawDataError
 from customer_segmentation.segmenter import Segmenter
 from customer_segmentation.validation import split_rows
 
-from .schemas import field_names
+from .schemas import TRANSACTIONS, field_names
 
 
 class RequestReader:
     """Reads validated request customers (``schemas.customer_model``) into arrays."""
 
-    def __init__(self, spec: FeatureSpec) -> None:
+    def __init__(self, spec: FeatureSpec, behaviour: BehaviourSpec | None = None) -> None:
         fields = field_names(spec.schema)
+        self.fields = fields
         self.id_field = fields.get(spec.id_column)  # None: a customer's place in the request
         self.id_column = spec.id_column
         self.inputs = [fields[name] for name in spec.inputs]
@@ -38,6 +40,61 @@ class RequestReader:
             for name in spec.categorical
         ]
         self.spec = spec
+        self.behaviour = behaviour
+        derived = set(behaviour.schema.feature_columns) if behaviour else set()
+        self.derived = [(name, fields[name]) for name in spec.schema.columns if name in derived]
+
+    def derive_behaviour(self, customers: list[Any], as_of: Any = None) -> None:
+        """Set the behaviour values of the customers who carry transactions, derived as the
+        pipelines derive them (``behaviour.add_behaviour``).
+
+        Raises:
+            HTTPException: 422 for a customer with neither the values nor transactions, a
+                rejected line (named by customer and line) or no date to describe them at.
+        """
+        if self.behaviour is None:
+            return
+        missing = [
+            {"record": row, "field": name, "type": "missing_value",
+             "message": f"{name}: missing value (send it, or the customer's transactions)"}
+            for row, customer in enumerate(customers) if getattr(customer, TRANSACTIONS) is None
+            for name, field in self.derived if getattr(customer, field) is None
+        ]  # fmt: skip
+        if missing:
+            raise HTTPException(422, missing)
+        posted = [row for row, c in enumerate(customers) if getattr(c, TRANSACTIONS) is not None]
+        if not posted:
+            return
+        layout = self.behaviour.schema.columns
+        owners = [(row, number) for row in posted
+                  for number in range(len(getattr(customers[row], TRANSACTIONS)))]  # fmt: skip
+        lines = pd.DataFrame.from_records(
+            [line for row in posted for line in getattr(customers[row], TRANSACTIONS)],
+            columns=[column for role, column in layout.items() if role != "customer"],
+        )  # fmt: skip
+        ids = [getattr(customers[row], self.id_field) for row in posted]
+        lines[layout["customer"]] = [ids[posted.index(row)] for row, _ in owners]
+        for name in self.behaviour.schema.attributes:  # the customer's own, as posted
+            field = self.fields.get(name)
+            lines[name] = [getattr(customers[row], field) if field else None for row, _ in owners]
+        try:
+            joined = add_behaviour(pd.DataFrame({self.id_column: ids}), lines, self.behaviour,
+                                   self.id_column, pd.Timestamp(as_of) if as_of else None)
+        except ValueError as error:
+            raise HTTPException(422, [{"record": None, "field": TRANSACTIONS,
+                                       "message": str(error), "type": "invalid_transactions"}]
+                                ) from error  # fmt: skip
+        if len(joined.rejected_lines):
+            raise HTTPException(422, [
+                {"record": owners[line][0], "field": TRANSACTIONS, "type": "invalid_line",
+                 "message": f"line {owners[line][1]}: {reason}"}
+                for line, reason in zip(joined.rejected_lines["raw_row"],
+                                        joined.rejected_lines["reason"], strict=True)
+            ])  # fmt: skip
+        values = joined.customers
+        for position, row in enumerate(posted):
+            for name, field in self.derived:
+                setattr(customers[row], field, values[name].iloc[position].item())
 
     def arrays(
         self, features: FittedFeatures, customers: list[Any]

@@ -26,6 +26,9 @@ class ServiceSettings(BaseSettings):
         description="Kedro configuration environment (else $KEDRO_ENV, else `local`)",
     )
     max_batch: int = Field(10_000, ge=1, description="most customers in one request")
+    max_lines: int = Field(
+        10_000, ge=1, description="most transaction lines of one customer in a request"
+    )
     max_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1, description="largest request body (10,000 customers take ~1.3 MB)"
     )

@@ -30,6 +30,9 @@ def create_router(
         """The posted customers' answers, raw numbers and legend positions (the body's
         customers are validated by ``request_model``, generated from ``raw_schema``)."""
         check_batch(len(request.customers), max_batch)
+        if reader.behaviour is not None:  # pandas, bounded by the body size: off the loop
+            await run_in_threadpool(reader.derive_behaviour, request.customers,
+                                    getattr(request, "as_of", None))  # fmt: skip
         return reader.predictions(segmenter, request.customers)
 
     ScoredDep = Annotated[Scored, Depends(scored)]

@@ -1,43 +1,74 @@
 """The ``behaviour`` pipeline: a transaction log → checked lines → behaviour features → RFM.
 
-Namespaced ``behaviour``: kedro-viz folds its nodes into one group.
+With a customer table (``segment_on: both``) it also joins each customer's behaviour to the
+table, which ``data_processing`` then checks; without one (``segment_on: behaviour``) the
+behaviour table is the customer table. Namespaced ``behaviour``: kedro-viz folds its nodes
+into one group.
 """
 
 from kedro.pipeline import Node, Pipeline
 
 from .. import ID_COLUMN
-from .nodes import compute_behaviour, score_rfm, validate_transactions
+from .nodes import (
+    behaviour_settings,
+    compute_behaviour,
+    customer_identifiers,
+    join_customer_behaviour,
+    log_customers,
+    score_rfm,
+    validate_log,
+    validate_transactions,
+)
+
+CHECKED = ["transactions_kept", "transactions_rejected", "transactions_quality_summary"]
+LIMIT = "params:transactions.max_rejected_share"
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """Create the behaviour pipeline."""
-    settings = ["params:transactions", "params:raw_schema"]
+def create_pipeline(segment_on: str = "both", **kwargs) -> Pipeline:
+    """Create the behaviour pipeline.
+
+    Args:
+        segment_on: ``both`` (a customer table and its log) or ``behaviour`` (a log alone).
+    """
+    settings = Node(behaviour_settings,
+                    ["params:transactions", "params:behaviour", "params:raw_schema"],
+                    "behaviour_spec", name="behaviour_settings")  # fmt: skip
+    if segment_on == "behaviour":
+        customers = Pipeline([
+            Node(validate_log, ["transactions_raw", "behaviour_spec", LIMIT], CHECKED,
+                 name="validate_transactions"),
+            Node(log_customers, ["transactions_kept", ID_COLUMN], "behaviour_customers",
+                 name="log_customers"),
+        ])  # fmt: skip
+        joined: list[Node] = []
+    else:
+        customers = Pipeline([
+            Node(customer_identifiers,
+                 ["customers_raw", "params:raw_schema", "params:features", "params:raw_data_path",
+                  "behaviour_spec"], "behaviour_customers", name="customer_identifiers"),
+            Node(validate_transactions,
+                 ["transactions_raw", "behaviour_customers", "behaviour_spec", LIMIT], CHECKED,
+                 name="validate_transactions"),
+        ])  # fmt: skip
+        joined = [Node(join_customer_behaviour,
+                       ["customers_raw", "customer_behaviour", ID_COLUMN, "behaviour_spec"],
+                       "customers_with_behaviour", name="join_customer_behaviour")]  # fmt: skip
+    described = Pipeline([
+        Node(compute_behaviour, ["transactions_kept", "behaviour_customers", "behaviour_spec",
+                                 "params:behaviour.as_of"],
+             "customer_behaviour", name="compute_behaviour"),
+        Node(score_rfm, ["customer_behaviour", ID_COLUMN], "rfm_segments", name="score_rfm"),
+        *joined,
+    ])  # fmt: skip
+    outputs = {"behaviour_spec", "transactions_rejected", "transactions_quality_summary",
+               "customer_behaviour", "rfm_segments"}  # fmt: skip
+    if joined:
+        outputs.add("customers_with_behaviour")
+    nodes = Pipeline([settings]) + customers + described
     return Pipeline(
-        [
-            Node(
-                validate_transactions,
-                inputs=["transactions_raw", "customers_primary", *settings],
-                outputs=["transactions_kept", "transactions_rejected",
-                         "transactions_quality_summary"],
-                name="validate_transactions",
-            ),
-            Node(
-                compute_behaviour,
-                inputs=["transactions_kept", "customers_primary", "params:transactions",
-                        "params:behaviour", "params:raw_schema"],
-                outputs="customer_behaviour",
-                name="compute_behaviour",
-            ),
-            Node(
-                score_rfm,
-                inputs=["customer_behaviour", ID_COLUMN],
-                outputs="rfm_segments",
-                name="score_rfm",
-            ),
-        ],
+        nodes,
         namespace="behaviour",
-        inputs={"transactions_raw", "customers_primary"},
-        outputs={"transactions_rejected", "transactions_quality_summary", "customer_behaviour",
-                 "rfm_segments"},
-        parameters={"params:transactions", "params:behaviour", "params:raw_schema", ID_COLUMN},
+        inputs={"transactions_raw"} | ({"customers_raw"} if joined else set()),
+        outputs=outputs,
+        parameters={name for name in nodes.inputs() if name.startswith("params:")},
     )  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
+from customer_segmentation.behaviour import BehaviourSpec
 from customer_segmentation.features import FittedFeatures
 from customer_segmentation.segmenter import Segmenter, build_segmenter
 from customer_segmentation.segments import (
@@ -255,7 +257,11 @@ def _segmenter(
     return build_segmenter(preprocessor, model, algorithm, names, sizes, pca)
 
 
-def build_served_segmenter(serving: dict[str, Any], **segmenters: Segmenter) -> Segmenter:
+def build_served_segmenter(
+    serving: dict[str, Any], transactions: dict[str, Any] | None = None,
+    behaviour: dict[str, Any] | None = None, raw_schema: dict[str, Any] | None = None,
+    **segmenters: Segmenter,
+) -> Segmenter:  # fmt: skip
     """The segmenter of the model named in ``serving.model``: the one scoring artifact.
 
     This is the only node that reads ``serving.model``: batch scoring, the MLflow model and
@@ -263,6 +269,11 @@ def build_served_segmenter(serving: dict[str, Any], **segmenters: Segmenter) -> 
 
     Args:
         serving: The ``serving`` parameters.
+        transactions: The ``transactions`` parameters, when the run segmented on behaviour:
+            with ``behaviour`` and ``raw_schema`` they say how it was derived from the log,
+            which the segmenter keeps to derive it the same way when scoring.
+        behaviour: The ``behaviour`` parameters (its window), with ``transactions``.
+        raw_schema: The ``raw_schema`` parameters (the identifier's type), with them.
         **segmenters: The segmenter of each model this run fitted, by algorithm.
 
     Returns:
@@ -274,7 +285,9 @@ def build_served_segmenter(serving: dict[str, Any], **segmenters: Segmenter) -> 
             f"serving.model is {algorithm!r}, but this run fitted only {', '.join(segmenters)} "
             "(clustering.models)"
         )
-    segmenter = segmenters[algorithm]
+    derived = (BehaviourSpec.from_params(transactions, behaviour or {}, raw_schema or {})
+               if transactions is not None else None)  # fmt: skip
+    segmenter = replace(segmenters[algorithm], behaviour=derived)
     logger.info("Serving %s with k=%d: segment sizes %s",
                 algorithm, segmenter.k, list(segmenter.sizes))  # fmt: skip
     return segmenter

@@ -31,12 +31,16 @@ from .nodes import (
 NAMING = ["preprocessor", "params:reporting"]
 
 
-def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
+def create_pipeline(
+    models: Sequence[str] = ALGORITHMS, behaviour: bool = False, **kwargs
+) -> Pipeline:
     """Create the clustering pipeline: each of ``models`` fitted and named, then the
     ``segmenter`` of the one served.
 
     Args:
         models: The models to fit (``segmenter.trained_models`` of ``clustering.models``).
+        behaviour: Whether the run segments on behaviour: the segmenter then keeps how it
+            was derived (``behaviour.BehaviourSpec``), to derive it again when scoring.
     """
     fitted = ["preprocessor", "pca"]
     kmeans = Pipeline([
@@ -103,7 +107,9 @@ def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
     by_model = {"kmeans": kmeans, "kprototypes": kprototypes}
     served = Node(
         build_served_segmenter,
-        {"serving": "params:serving", **{model: f"{model}_segmenter" for model in models}},
+        {"serving": "params:serving", **{model: f"{model}_segmenter" for model in models},
+         **({name: f"params:{name}" for name in ("transactions", "behaviour", "raw_schema")}
+            if behaviour else {})},
         "segmenter", name="build_segmenter",
     )  # fmt: skip
     return sum((by_model[model] for model in models), start=Pipeline([])) + Pipeline([served])

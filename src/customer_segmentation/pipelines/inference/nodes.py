@@ -8,10 +8,58 @@ from typing import Any
 
 import pandas as pd
 
+from customer_segmentation.behaviour import add_behaviour, as_of_date
 from customer_segmentation.segmenter import Segmenter, combine_scores
-from customer_segmentation.validation import split_chunks
+from customer_segmentation.validation import as_chunks, split_chunks
 
 logger = logging.getLogger(__name__)
+
+
+def add_behaviour_to_score(
+    customers_raw: pd.DataFrame | Iterable[pd.DataFrame],
+    transactions_raw: pd.DataFrame | Iterable[pd.DataFrame], segmenter: Segmenter, as_of: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """The customers to score joined with the behaviour their transactions show, derived as
+    the segmenter's training derived it (``Segmenter.with_behaviour``).
+
+    Returns:
+        The customers with their behaviour features, and the transaction lines rejected.
+    """
+    customers = pd.concat(list(as_chunks(customers_raw)), ignore_index=True)
+    return _with_behaviour(customers, transactions_raw, segmenter, as_of)
+
+
+def log_customers_to_score(
+    transactions_raw: pd.DataFrame | Iterable[pd.DataFrame], segmenter: Segmenter, as_of: Any
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every customer of a transaction log with their behaviour, for a segmenter trained on
+    behaviour alone (``segment_on: behaviour``).
+
+    Returns:
+        The customers with their behaviour features, and the transaction lines rejected.
+    """
+    lines = pd.concat(list(as_chunks(transactions_raw)), ignore_index=True)
+    column = _behaviour(segmenter).schema.columns["customer"]
+    customers = pd.DataFrame({segmenter.spec.id_column: lines[column].dropna().unique()})
+    return _with_behaviour(customers, lines, segmenter, as_of)
+
+
+def _with_behaviour(customers: pd.DataFrame, transactions_raw: Any, segmenter: Segmenter,
+                    as_of: Any) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    lines = pd.concat(list(as_chunks(transactions_raw)), ignore_index=True)
+    joined = add_behaviour(customers, lines, _behaviour(segmenter), segmenter.spec.id_column,
+                           as_of_date(as_of))  # fmt: skip
+    logger.info("Behaviour of %d customers as of %s from %d transaction lines (%d rejected)",
+                len(customers), joined.as_of.date(), len(lines),
+                len(joined.rejected_lines))  # fmt: skip
+    return joined.customers, joined.rejected_lines
+
+
+def _behaviour(segmenter: Segmenter) -> Any:
+    if segmenter.behaviour is None:
+        raise ValueError("The segmenter was trained on the customer table alone "
+                         "(segment_on: customers): score with segment_on: customers.")  # fmt: skip
+    return segmenter.behaviour
 
 
 def validate_customers_to_score(

@@ -8,14 +8,40 @@ the one artifact training wrote. Bound to training by ``pipeline_ml_factory``
 from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
+    add_behaviour_to_score,
     assign_scoring_segments,
     combine_scored_and_rejected,
+    log_customers_to_score,
     validate_customers_to_score,
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """Create the inference (batch scoring) pipeline."""
+def create_pipeline(segment_on: str = "customers", **kwargs) -> Pipeline:
+    """Create the inference (batch scoring) pipeline.
+
+    Args:
+        segment_on: What the segmenter was trained on. With behaviour, the customers' (or
+            the log's) behaviour is first derived from ``transactions_raw``; the rest scores
+            the joined table, which is what the MLflow model takes.
+    """
+    scoring = _score_raw_customers()
+    if segment_on == "customers":
+        return scoring
+    derive = (
+        Node(add_behaviour_to_score,
+             ["customers_raw", "transactions_raw", "segmenter", "params:behaviour.as_of"],
+             ["customers_to_score", "scoring_transactions_rejected"],
+             name="add_behaviour_to_score")
+        if segment_on == "both" else
+        Node(log_customers_to_score, ["transactions_raw", "segmenter", "params:behaviour.as_of"],
+             ["customers_to_score", "scoring_transactions_rejected"],
+             name="log_customers_to_score")
+    )  # fmt: skip
+    return Pipeline([derive]) + Pipeline(scoring, inputs={"customers_raw": "customers_to_score"})
+
+
+def _score_raw_customers() -> Pipeline:
+    """Raw customers (with behaviour values when trained on them) → scored customers."""
     return Pipeline(
         [
             Node(

@@ -7,13 +7,14 @@ from kedro.pipeline import Node, Pipeline
 from customer_segmentation.segmenter import ALGORITHMS
 
 from .. import ID_COLUMN
-from .nodes import served_outputs
+from .nodes import cross_segments_with_rfm, served_outputs
 from .plots import (
     plot_elbow,
     plot_feature_heatmap,
     plot_k_scores,
     plot_model_agreement,
     plot_pca,
+    plot_rfm_crosstab,
     plot_segment_sizes,
     plot_silhouettes,
 )
@@ -36,7 +37,9 @@ PLOTS = {
         plot_model_agreement, ["customer_segments", "kprototypes_segments", ID_COLUMN],
         {"kmeans", "kprototypes"},
     ),
+    "rfm_crosstab_plot": (plot_rfm_crosstab, ["segment_rfm_crosstab"], set()),
 }  # fmt: skip
+BEHAVIOUR_PLOTS = {"rfm_crosstab_plot"}
 # Each model's segments, profiles and k sweep, by the names `served_outputs` takes.
 MODEL_OUTPUTS = {
     "kmeans": ("customer_segments", "segment_profiles", "segment_names", "k_selection"),
@@ -45,11 +48,15 @@ MODEL_OUTPUTS = {
 }  # fmt: skip
 
 
-def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
+def create_pipeline(
+    models: Sequence[str] = ALGORITHMS, behaviour: bool = False, **kwargs
+) -> Pipeline:
     """Create the reporting pipeline: the plots the fitted models allow, and the report.
 
     Args:
         models: The models fitted (``segmenter.trained_models`` of ``clustering.models``).
+        behaviour: Whether the run segments on behaviour: the segments are then crossed with
+            the RFM groups.
     """
     by_model = {
         f"{model}_{part}": dataset
@@ -63,7 +70,8 @@ def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
          "other_models"],
         name="served_outputs",
     )  # fmt: skip
-    plots = {name: plot for name, plot in PLOTS.items() if plot[2] <= set(models)}
+    plots = {name: plot for name, plot in PLOTS.items() if plot[2] <= set(models)
+             and (behaviour or name not in BEHAVIOUR_PLOTS)}  # fmt: skip
     plot_nodes = Pipeline([Node(function, inputs, name, name=f"plot_{name}")
                            for name, (function, inputs, _) in plots.items()])  # fmt: skip
     report = Node(
@@ -72,4 +80,7 @@ def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
          "segmenter", "other_models", "params:clustering", "mlflow_run_id", *plots],
         "segmentation_report", name="build_report",
     )  # fmt: skip
-    return Pipeline([served]) + plot_nodes + Pipeline([report])
+    crossed = [Node(cross_segments_with_rfm,
+                    ["served_segments", "rfm_segments", "served_names", ID_COLUMN],
+                    "segment_rfm_crosstab", name="cross_segments_with_rfm")] if behaviour else []
+    return Pipeline([served, *crossed]) + plot_nodes + Pipeline([report])

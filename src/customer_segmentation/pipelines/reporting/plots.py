@@ -131,5 +131,16 @@ def plot_model_agreement(
     return figure
 
 
+def plot_rfm_crosstab(segment_rfm_crosstab: pd.DataFrame) -> go.Figure:
+    """Customers per served segment and RFM group, as a heat map with the counts."""
+    table = segment_rfm_crosstab.set_index("segment")
+    return px.imshow(
+        table.to_numpy(), x=list(table.columns), y=list(table.index), text_auto=True,
+        color_continuous_scale="Blues", aspect="auto",
+        labels={"x": "RFM group", "y": "segment", "color": "customers"},
+        title="Segments against RFM groups",
+    )  # fmt: skip
+
+
 def _sample(frame: pd.DataFrame) -> pd.DataFrame:
     return frame if len(frame) <= SAMPLE_SIZE else frame.sample(SAMPLE_SIZE, random_state=0)
