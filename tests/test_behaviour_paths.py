@@ -71,6 +71,11 @@ def test_batch_scoring_the_mlflow_model_and_the_api_score_transactions_alike(emb
     batch = project.read_output("scored").set_index("ID")
     trained = project.read_output("segments").set_index("ID").loc[customers["ID"]]
     assert batch["segment"].tolist() == trained["segment"].tolist()
+    no_income = "data/01_raw/no_income.csv"
+    customers.drop(columns="Income").to_csv(project.root / no_income, index=False)
+    output = project.run("--pipelines=inference", f"--params=raw_data_path={no_income}",
+                         expect_success=False)  # fmt: skip
+    assert f"Raw file '{no_income}' lacks required column(s) 'Income'" in output
 
     log = pd.read_csv(project.data("01_raw/transactions.csv"), dtype="str")
     lines = log[log["customer_id"].astype(int).isin(customers["ID"])]

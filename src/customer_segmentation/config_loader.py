@@ -75,8 +75,7 @@ def _add_behaviour(config: dict[str, Any], alone: bool) -> None:
     available = TransactionSchema.from_params(config.get("transactions") or {}, dtype).raw_columns()
     chosen = (config.get("behaviour") or {}).get("features") or {}
     derived = chosen.get("derived") or {}
-    named = [entry["column"] if isinstance(entry, dict) else entry
-             for kind in FEATURE_LISTS for entry in chosen.get(kind) or []]  # fmt: skip
+    named = [_column(entry) for kind in FEATURE_LISTS for entry in chosen.get(kind) or []]
     named = [name for name in named if name not in derived] + [
         operand for derivation in derived.values() for key, operands in derivation.items()
         if key != "label" for operand in ([operands] if isinstance(operands, str) else operands)
@@ -93,11 +92,15 @@ def _add_behaviour(config: dict[str, Any], alone: bool) -> None:
         raw_schema["columns"] = {name: column for name, column in raw_schema["columns"].items()
                                  if name in kept}  # fmt: skip
         for kind in FEATURE_LISTS:
-            features[kind] = [entry for entry in features.get(kind) or []
-                              if (entry["column"] if isinstance(entry, dict) else entry) in kept]
+            features[kind] = [entry for entry in features.get(kind) or [] if _column(entry) in kept]
         features["derived"] = {}
     for kind in FEATURE_LISTS:
         features[kind] = [*(features.get(kind) or []), *(chosen.get(kind) or [])]
     features["derived"] = {**(features.get("derived") or {}), **derived}
     for name in named:
         raw_schema["columns"].setdefault(name, available[name])
+
+
+def _column(entry: str | dict[str, Any]) -> str:
+    """The column of a ``features`` entry: a name, or ``{column: name, ...}``."""
+    return entry["column"] if isinstance(entry, dict) else entry

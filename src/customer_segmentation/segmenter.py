@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from customer_segmentation.behaviour import BehaviourSpec, add_behaviour
+from customer_segmentation.behaviour import BehaviourSpec
 from customer_segmentation.features import FeatureSpec, FittedFeatures
 from customer_segmentation.schema import integer_identifiers
 from customer_segmentation.segments import nearest, segment_name
@@ -104,32 +104,13 @@ class Segmenter:
         """A segment's name."""
         return segment_name(segment, self.names)
 
-    def with_behaviour(self, raw: pd.DataFrame, transactions: pd.DataFrame,
-                       as_of: pd.Timestamp | None = None) -> pd.DataFrame:  # fmt: skip
-        """Raw customers joined with the behaviour their transactions show, as in training.
-
-        Raises:
-            ValueError: The segmenter was trained without behaviour.
-        """
-        if self.behaviour is None:
-            raise ValueError("This segmenter was trained on the customer table alone "
-                             "(segment_on: customers): it takes no transactions.")  # fmt: skip
-        joined = add_behaviour(raw, transactions, self.behaviour, self.spec.id_column, as_of)
-        return joined.customers
-
-    def predict(self, raw: pd.DataFrame, source: str = "the input",
-                transactions: pd.DataFrame | None = None,
-                as_of: pd.Timestamp | None = None) -> pd.DataFrame:  # fmt: skip
+    def predict(self, raw: pd.DataFrame, source: str = "the input") -> pd.DataFrame:
         """Score a raw table: one output row per input row, in input order.
 
         Args:
             raw: Raw customers with the raw schema's columns (the behaviour features among
-                them, unless ``transactions`` are given).
+                them when trained on behaviour: ``behaviour.add_behaviour`` joins them).
             source: Where the table came from, named in whole-file errors.
-            transactions: The customers' transaction lines, as read, to derive their
-                behaviour from (``with_behaviour``).
-            as_of: The date their behaviour is described at; default the day after the newest
-                line.
 
         Returns:
             The identifier, ``segment`` (empty when rejected), ``segment_name`` and ``reason``
@@ -138,8 +119,6 @@ class Segmenter:
         Raises:
             RawDataError: The table lacks a required column or has no rows.
         """
-        if transactions is not None:
-            raw = self.with_behaviour(raw, transactions, as_of)
         split = split_rows(raw, self.spec, source)
         return combine_scores(self.assign(split.valid), split.rejected, self.spec.id_column)
 

@@ -73,7 +73,7 @@ class RequestReader:
             columns=[column for role, column in layout.items() if role != "customer"],
         )  # fmt: skip
         ids = [getattr(customers[row], self.id_field) for row in posted]
-        lines[layout["customer"]] = [ids[posted.index(row)] for row, _ in owners]
+        lines[layout["customer"]] = [getattr(customers[row], self.id_field) for row, _ in owners]
         for name in self.behaviour.schema.attributes:  # the customer's own, as posted
             field = self.fields.get(name)
             lines[name] = [getattr(customers[row], field) if field else None for row, _ in owners]

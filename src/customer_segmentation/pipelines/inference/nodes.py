@@ -10,7 +10,7 @@ import pandas as pd
 
 from customer_segmentation.behaviour import add_behaviour, as_of_date
 from customer_segmentation.segmenter import Segmenter, combine_scores
-from customer_segmentation.validation import as_chunks, split_chunks
+from customer_segmentation.validation import as_chunks, check_columns, split_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -18,14 +18,21 @@ logger = logging.getLogger(__name__)
 def add_behaviour_to_score(
     customers_raw: pd.DataFrame | Iterable[pd.DataFrame],
     transactions_raw: pd.DataFrame | Iterable[pd.DataFrame], segmenter: Segmenter, as_of: Any,
+    raw_data_path: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """The customers to score joined with the behaviour their transactions show, derived as
-    the segmenter's training derived it (``Segmenter.with_behaviour``).
+    the segmenter's training derived it (``behaviour.add_behaviour``).
 
     Returns:
         The customers with their behaviour features, and the transaction lines rejected.
+
+    Raises:
+        RawDataError: The customer file lacks a column (as ``validate_customers_to_score``
+            would say, before the log is read).
     """
     customers = pd.concat(list(as_chunks(customers_raw)), ignore_index=True)
+    check_columns(customers, segmenter.spec, raw_data_path,
+                  joined=_behaviour(segmenter).schema.feature_columns)  # fmt: skip
     return _with_behaviour(customers, transactions_raw, segmenter, as_of)
 
 

@@ -29,7 +29,8 @@ def create_pipeline(segment_on: str = "customers", **kwargs) -> Pipeline:
         return scoring
     derive = (
         Node(add_behaviour_to_score,
-             ["customers_raw", "transactions_raw", "segmenter", "params:behaviour.as_of"],
+             ["customers_raw", "transactions_raw", "segmenter", "params:behaviour.as_of",
+              "params:raw_data_path"],
              ["customers_to_score", "scoring_transactions_rejected"],
              name="add_behaviour_to_score")
         if segment_on == "both" else
