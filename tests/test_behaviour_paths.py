@@ -79,11 +79,12 @@ def test_batch_scoring_the_mlflow_model_and_the_api_score_transactions_alike(emb
 
     log = pd.read_csv(project.data("01_raw/transactions.csv"), dtype="str")
     lines = log[log["customer_id"].astype(int).isin(customers["ID"])]
-    body = {"as_of": _as_of(log), "customers": [
+    requests = [
         {**row, "transactions": lines[lines["customer_id"] == str(row["ID"])]
          .drop(columns="customer_id").to_dict("records")}
         for row in json.loads(customers.to_json(orient="records"))
-    ]}  # fmt: skip
+    ]  # fmt: skip
+    body = {"as_of": _as_of(log), "customers": requests}
     with TestClient(create_app(project.root)) as client:
         answer = client.post("/predict", json=body)
         assert answer.status_code == 200, answer.text[:2000]
@@ -113,14 +114,23 @@ def test_batch_scoring_the_mlflow_model_and_the_api_score_transactions_alike(emb
             "record": 0, "field": "transactions", "type": "invalid_line",
             "message": "line 0: unit_price: 'lots' is not a finite number"}]  # fmt: skip
 
-    with_values.to_csv(path, index=False)  # the MLflow model takes behaviour values
+    # The MLflow model takes the values, or each customer's lines, as the API does
+    with_values.to_csv(path, index=False)
+    posted = project.data("01_raw/posted.json")
+    posted.write_text(json.dumps([{**customer, "as_of": _as_of(log)} for customer in
+                                  requests]))  # a `transactions` column of lists of lines
     output = project.python(
         "import mlflow, pandas as pd\n"
         "model = mlflow.pyfunc.load_model('models:/customer-segmentation/latest')\n"
-        f"print(model.predict(pd.read_csv({str(path)!r})).to_json(orient='split', index=False))\n"
+        f"for table in (pd.read_csv({str(path)!r}), pd.read_json({str(posted)!r}, dtype=False)):\n"
+        "    print('ANSWER', model.predict(table).to_json(orient='split', index=False))\n"
     )
-    from_mlflow = pd.read_json(io.StringIO(output.strip().splitlines()[-1]), orient="split")
-    assert from_mlflow["segment"].tolist() == trained["segment"].tolist()
+    answers = [line.removeprefix("ANSWER ") for line in output.splitlines()
+               if line.startswith("ANSWER ")]  # fmt: skip
+    assert len(answers) == 2, output[-3000:]
+    for answer in answers:
+        from_mlflow = pd.read_json(io.StringIO(answer), orient="split")
+        assert from_mlflow["segment"].tolist() == trained["segment"].tolist()
 
 
 def body_line(lines: pd.DataFrame) -> dict:

@@ -9,6 +9,7 @@ customer the customer table does not hold. ``docs/behaviour.md`` defines every f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -29,6 +30,7 @@ ROLES = ("customer", "timestamp", "amount", "quantity", "unit_price", "order", "
          "channel", "status")  # fmt: skip
 UNKNOWN_CUSTOMER = ("reject", "keep")
 OTHER = "other"
+POSTED = "transactions"  # a customer's own lines, in a request or the MLflow model's input
 ATTRIBUTE = "attribute:"  # a kept line's column of a customer attribute: attribute:COUNTRY
 MICROSECONDS_PER_DAY = 86_400e6
 
@@ -469,6 +471,32 @@ def add_behaviour(customers: pd.DataFrame, lines_raw: pd.DataFrame, spec: Behavi
         features = features.join(customer_attributes(checked.kept, ids, absent))
     joined = join_behaviour(customers, features, id_column, schema.customer_dtype)
     return ScoringInput(joined, checked.rejected, as_of)
+
+
+def posted_lines(customers: pd.DataFrame, id_column: str, schema: TransactionSchema
+                 ) -> tuple[pd.DataFrame, list[tuple[int, int]]]:  # fmt: skip
+    """The lines customers carry themselves (``POSTED``: a list of lines, or its JSON text,
+    each line keyed by the log's column names), as one log.
+
+    Each line's customer is its row's identifier, and its attributes the row's own.
+
+    Returns:
+        The log, and each line's row (0-based, in ``customers``) and place among its row's.
+    """
+    owners, records = [], []
+    for row, cell in enumerate(customers[POSTED].tolist()):
+        lines = json.loads(cell) if isinstance(cell, str) else cell
+        for place, line in enumerate(lines if isinstance(lines, list | tuple) else ()):
+            owners.append((row, place))
+            records.append(line)
+    names = schema.columns
+    log = pd.DataFrame.from_records(
+        records, columns=[column for role, column in names.items() if role != "customer"])
+    rows = [row for row, _ in owners]
+    log[names["customer"]] = customers[id_column].to_numpy(dtype=object)[rows]
+    for name in schema.attributes:
+        log[name] = customers[name].to_numpy(dtype=object)[rows] if name in customers else None
+    return log, owners
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ def register_pipelines() -> dict[str, Pipeline]:
 
         pipelines["__default__"] = pipeline_ml_factory(
             training=training,
-            inference=inference.create_pipeline(),  # the joined table in, as the API takes it
+            inference=inference.create_model_pipeline(segment_on),  # one table in, as the API
             input_name="customers_raw",
             log_model_kwargs=_log_model_kwargs(),
         )

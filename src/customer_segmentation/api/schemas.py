@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
-from customer_segmentation.behaviour import BehaviourSpec
+from customer_segmentation.behaviour import POSTED, BehaviourSpec
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.schema import ColumnSpec, RawSchema, parse_date
 
@@ -30,7 +30,7 @@ def field_names(schema: RawSchema) -> dict[str, str]:
     return {name: f"field_{index}" for index, name in enumerate(schema.raw_columns)}
 
 
-TRANSACTIONS = "transactions"  # a customer's transaction lines, in a request
+TRANSACTIONS = POSTED  # a customer's transaction lines, in a request
 Line = dict[str, str | int | float | None]
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from fastapi import HTTPException
 
-from customer_segmentation.behaviour import BehaviourSpec, add_behaviour
+from customer_segmentation.behaviour import POSTED, BehaviourSpec, add_behaviour, posted_lines
 from customer_segmentation.datasets import read_text_csv
 from customer_segmentation.features import FeatureSpec, FittedFeatures, days
 from customer_segmentation.schema import RawDataError
@@ -65,20 +65,15 @@ class RequestReader:
         posted = [row for row, c in enumerate(customers) if getattr(c, TRANSACTIONS) is not None]
         if not posted:
             return
-        layout = self.behaviour.schema.columns
-        owners = [(row, number) for row in posted
-                  for number in range(len(getattr(customers[row], TRANSACTIONS)))]  # fmt: skip
-        lines = pd.DataFrame.from_records(
-            [line for row in posted for line in getattr(customers[row], TRANSACTIONS)],
-            columns=[column for role, column in layout.items() if role != "customer"],
-        )  # fmt: skip
-        ids = [getattr(customers[row], self.id_field) for row in posted]
-        lines[layout["customer"]] = [getattr(customers[row], self.id_field) for row, _ in owners]
-        for name in self.behaviour.schema.attributes:  # the customer's own, as posted
-            field = self.fields.get(name)
-            lines[name] = [getattr(customers[row], field) if field else None for row, _ in owners]
+        posted_customers = pd.DataFrame({
+            self.id_column: [getattr(customers[row], self.id_field) for row in posted],
+            POSTED: [getattr(customers[row], TRANSACTIONS) for row in posted],
+            **{name: [getattr(customers[row], self.fields[name]) for row in posted]
+               for name in self.behaviour.schema.attributes if name in self.fields},
+        })  # fmt: skip
+        lines, owners = posted_lines(posted_customers, self.id_column, self.behaviour.schema)
         try:
-            joined = add_behaviour(pd.DataFrame({self.id_column: ids}), lines, self.behaviour,
+            joined = add_behaviour(posted_customers.drop(columns=POSTED), lines, self.behaviour,
                                    self.id_column, pd.Timestamp(as_of) if as_of else None)
         except ValueError as error:
             raise HTTPException(422, [{"record": None, "field": TRANSACTIONS,
@@ -86,7 +81,7 @@ class RequestReader:
                                 ) from error  # fmt: skip
         if len(joined.rejected_lines):
             raise HTTPException(422, [
-                {"record": owners[line][0], "field": TRANSACTIONS, "type": "invalid_line",
+                {"record": posted[owners[line][0]], "field": TRANSACTIONS, "type": "invalid_line",
                  "message": f"line {owners[line][1]}: {reason}"}
                 for line, reason in zip(joined.rejected_lines["raw_row"],
                                         joined.rejected_lines["reason"], strict=True)

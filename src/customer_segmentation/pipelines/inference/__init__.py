@@ -1,5 +1,5 @@
 """Score a raw customer file with the trained preprocessor and model."""
 
-from .pipeline import create_pipeline
+from .pipeline import create_model_pipeline, create_pipeline
 
-__all__ = ["create_pipeline"]
+__all__ = ["create_model_pipeline", "create_pipeline"]

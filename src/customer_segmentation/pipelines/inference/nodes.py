@@ -6,13 +6,15 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from customer_segmentation.behaviour import add_behaviour, as_of_date
+from customer_segmentation.behaviour import POSTED, add_behaviour, as_of_date, posted_lines
 from customer_segmentation.segmenter import Segmenter, combine_scores
 from customer_segmentation.validation import as_chunks, check_columns, split_chunks
 
 logger = logging.getLogger(__name__)
+AS_OF = "as_of"  # the MLflow model's input: the day posted lines are described at
 
 
 def add_behaviour_to_score(
@@ -60,6 +62,40 @@ def _with_behaviour(customers: pd.DataFrame, transactions_raw: Any, segmenter: S
                 len(customers), joined.as_of.date(), len(lines),
                 len(joined.rejected_lines))  # fmt: skip
     return joined.customers, joined.rejected_lines
+
+
+def derive_posted_behaviour(
+    customers_raw: pd.DataFrame | Iterable[pd.DataFrame], segmenter: Segmenter
+) -> pd.DataFrame | Iterable[pd.DataFrame]:
+    """Customers who carry their own transaction lines get their behaviour derived from them:
+    the MLflow model takes, as the API does, a ``transactions`` column (each cell a list of
+    lines, or its JSON text) and an optional ``as_of`` column. Others keep the values they
+    carry; a table without the column passes through.
+
+    Raises:
+        ValueError: A posted line breaks a rule (its customer's row, its place, the reason).
+    """
+    if not isinstance(customers_raw, pd.DataFrame) or POSTED not in customers_raw.columns:
+        return customers_raw
+    spec, id_column = _behaviour(segmenter), segmenter.spec.id_column
+    posted = customers_raw[POSTED].map(lambda cell: cell is not None and cell == cell).to_numpy()
+    as_of = customers_raw.get(AS_OF, pd.Series()).dropna()
+    table = customers_raw.drop(columns=[POSTED, AS_OF], errors="ignore")
+    lines, owners = posted_lines(customers_raw[posted], id_column, spec.schema)
+    joined = add_behaviour(table[posted], lines, spec, id_column,
+                           as_of_date(as_of.iloc[0]) if len(as_of) else None)  # fmt: skip
+    if len(joined.rejected_lines):
+        rows = np.flatnonzero(posted)
+        shown = [f"row {rows[owners[line][0]]}, line {owners[line][1]}: {reason}"
+                 for line, reason in zip(joined.rejected_lines["raw_row"],
+                                         joined.rejected_lines["reason"], strict=True)]
+        raise ValueError(f"{len(shown)} posted transaction line(s) break a rule: "
+                         f"{'; '.join(shown[:10])}")  # fmt: skip
+    derived = [name for name in spec.schema.feature_columns if name in joined.customers]
+    table = table.copy()
+    for name in derived:
+        table.loc[posted, name] = joined.customers[name].to_numpy()
+    return table
 
 
 def _behaviour(segmenter: Segmenter) -> Any:

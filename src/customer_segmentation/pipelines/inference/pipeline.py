@@ -11,6 +11,7 @@ from .nodes import (
     add_behaviour_to_score,
     assign_scoring_segments,
     combine_scored_and_rejected,
+    derive_posted_behaviour,
     log_customers_to_score,
     validate_customers_to_score,
 )
@@ -24,7 +25,7 @@ def create_pipeline(segment_on: str = "customers", **kwargs) -> Pipeline:
             the log's) behaviour is first derived from ``transactions_raw``; the rest scores
             the joined table, which is what the MLflow model takes.
     """
-    scoring = _score_raw_customers()
+    scoring = create_model_pipeline(segment_on)
     if segment_on == "customers":
         return scoring
     derive = (
@@ -39,6 +40,20 @@ def create_pipeline(segment_on: str = "customers", **kwargs) -> Pipeline:
              name="log_customers_to_score")
     )  # fmt: skip
     return Pipeline([derive]) + Pipeline(scoring, inputs={"customers_raw": "customers_to_score"})
+
+
+def create_model_pipeline(segment_on: str = "customers") -> Pipeline:
+    """Raw customers → scored customers: the MLflow model (one input, ``customers_raw``).
+
+    Trained on behaviour, a customer carries its values, or its own transaction lines
+    (``derive_posted_behaviour``), as in the API's requests.
+    """
+    scoring = _score_raw_customers()
+    if segment_on == "customers":
+        return scoring
+    derive = Node(derive_posted_behaviour, ["customers_raw", "segmenter"], "customers_posted",
+                  name="derive_posted_behaviour")  # fmt: skip
+    return Pipeline([derive]) + Pipeline(scoring, inputs={"customers_raw": "customers_posted"})
 
 
 def _score_raw_customers() -> Pipeline:
