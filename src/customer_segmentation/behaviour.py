@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -212,17 +212,19 @@ class CheckedLines:
     counts: dict[str, dict[str, int]]
 
 
-def check_lines(raw: pd.DataFrame, schema: TransactionSchema, customers: pd.Series) -> CheckedLines:
+def check_lines(raw: pd.DataFrame, schema: TransactionSchema,
+                customers: pd.Series | None) -> CheckedLines:  # fmt: skip
     """Check each line of a raw transaction log; keep the good ones, typed.
 
     Rules: the customer, timestamp and amount (or quantity and unit price) and, when
     configured, the order are present and parse; a line is not an exact repeat of an earlier
-    line; its customer is in ``customers`` (unless ``unknown_customer: keep``).
+    line; its customer is in ``customers`` (unless ``unknown_customer: keep``, or there is no
+    customer table: ``customers`` is ``None``).
 
     Args:
         raw: The log as read (text cells).
         schema: Its layout.
-        customers: The identifiers of the customer table.
+        customers: The identifiers of the customer table; ``None`` without one.
 
     Returns:
         The kept lines (typed, in the layout of ``CheckedLines.kept``) and the rejected ones.
@@ -241,7 +243,7 @@ def check_lines(raw: pd.DataFrame, schema: TransactionSchema, customers: pd.Seri
     reasons, counts = [check.reasons], {rule: dict(found) for rule, found in check.counts.items()}
     repeat = raw.duplicated(keep="first").to_numpy()
     unknown = np.zeros(len(raw), dtype=bool)
-    if schema.unknown_customer == "reject":
+    if schema.unknown_customer == "reject" and customers is not None:
         ids = check.typed[names["customer"]]
         unknown = (ids.notna() & ~ids.isin(customers.dropna().unique())).to_numpy()
     for rule, mask, text in (("repeated_line", repeat, "an exact repeat of an earlier line"),
@@ -462,7 +464,7 @@ def add_behaviour(customers: pd.DataFrame, lines_raw: pd.DataFrame, spec: Behavi
         The joined table and the lines rejected, with their reasons.
     """
     schema = spec.schema
-    checked = check_lines(lines_raw, replace(schema, unknown_customer="keep"), pd.Series())
+    checked = check_lines(lines_raw, schema, None)  # other customers' lines: left out
     ids = distinct_identifiers(customers[id_column], schema.customer_dtype, id_column)
     as_of = as_of or default_as_of(checked.kept)
     features = behaviour_features(checked.kept, ids, schema, as_of, spec.window_days)

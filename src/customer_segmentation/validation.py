@@ -115,6 +115,13 @@ def as_chunks(table: pd.DataFrame | Iterable[pd.DataFrame]) -> Iterable[pd.DataF
     return [table] if isinstance(table, pd.DataFrame) else table
 
 
+def whole_table(table: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """A raw table read in chunks as one DataFrame (a whole DataFrame as it is, uncopied)."""
+    if isinstance(table, pd.DataFrame):
+        return table
+    return pd.concat(list(table), ignore_index=True)
+
+
 def _split_chunk(
     chunk: pd.DataFrame, spec: FeatureSpec, earlier: EarlierIdentifiers,
     counts: dict[str, dict[str, int]],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -21,7 +20,7 @@ from customer_segmentation.behaviour import (
     rfm_scores,
 )
 from customer_segmentation.features import FeatureSpec
-from customer_segmentation.validation import as_chunks, check_columns, no_rows
+from customer_segmentation.validation import as_chunks, check_columns, no_rows, whole_table
 
 logger = logging.getLogger(__name__)
 Chunks = pd.DataFrame | Iterable[pd.DataFrame]
@@ -64,8 +63,8 @@ def customer_identifiers(
 
 
 def validate_transactions(
-    transactions_raw: Chunks, behaviour_customers: pd.Series, behaviour_spec: BehaviourSpec,
-    max_rejected_share: float,
+    transactions_raw: Chunks, behaviour_customers: pd.Series | None,
+    behaviour_spec: BehaviourSpec, max_rejected_share: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:  # fmt: skip
     """Check each line of the log; keep the good ones, typed.
 
@@ -76,7 +75,7 @@ def validate_transactions(
     Raises:
         RejectedLinesError: The rejected share is above ``transactions.max_rejected_share``.
     """
-    raw = pd.concat(list(as_chunks(transactions_raw)), ignore_index=True)
+    raw = whole_table(transactions_raw)
     checked = check_lines(raw, behaviour_spec.schema, behaviour_customers)
     summary = {
         "lines_raw": len(raw), "lines_kept": len(checked.kept),
@@ -107,8 +106,7 @@ def validate_log(
     transactions_raw: Chunks, behaviour_spec: BehaviourSpec, max_rejected_share: float
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """``validate_transactions`` of a log without a customer table: every customer counts."""
-    alone = replace(behaviour_spec, schema=replace(behaviour_spec.schema, unknown_customer="keep"))
-    return validate_transactions(transactions_raw, pd.Series(), alone, max_rejected_share)
+    return validate_transactions(transactions_raw, None, behaviour_spec, max_rejected_share)
 
 
 def log_customers(transactions_kept: pd.DataFrame, id_column: str) -> pd.Series:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from customer_segmentation.behaviour import POSTED, add_behaviour, as_of_date, posted_lines
 from customer_segmentation.segmenter import Segmenter, combine_scores
-from customer_segmentation.validation import as_chunks, check_columns, split_chunks
+from customer_segmentation.validation import check_columns, split_chunks, whole_table
 
 logger = logging.getLogger(__name__)
 AS_OF = "as_of"  # the MLflow model's input: the day posted lines are described at
@@ -32,10 +32,10 @@ def add_behaviour_to_score(
         RawDataError: The customer file lacks a column (as ``validate_customers_to_score``
             would say, before the log is read).
     """
-    customers = pd.concat(list(as_chunks(customers_raw)), ignore_index=True)
+    customers = whole_table(customers_raw)
     check_columns(customers, segmenter.spec, raw_data_path,
                   joined=_behaviour(segmenter).schema.feature_columns)  # fmt: skip
-    return _with_behaviour(customers, transactions_raw, segmenter, as_of)
+    return _with_behaviour(customers, whole_table(transactions_raw), segmenter, as_of)
 
 
 def log_customers_to_score(
@@ -47,15 +47,14 @@ def log_customers_to_score(
     Returns:
         The customers with their behaviour features, and the transaction lines rejected.
     """
-    lines = pd.concat(list(as_chunks(transactions_raw)), ignore_index=True)
+    lines = whole_table(transactions_raw)
     column = _behaviour(segmenter).schema.columns["customer"]
     customers = pd.DataFrame({segmenter.spec.id_column: lines[column].dropna().unique()})
     return _with_behaviour(customers, lines, segmenter, as_of)
 
 
-def _with_behaviour(customers: pd.DataFrame, transactions_raw: Any, segmenter: Segmenter,
+def _with_behaviour(customers: pd.DataFrame, lines: pd.DataFrame, segmenter: Segmenter,
                     as_of: Any) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    lines = pd.concat(list(as_chunks(transactions_raw)), ignore_index=True)
     joined = add_behaviour(customers, lines, _behaviour(segmenter), segmenter.spec.id_column,
                            as_of_date(as_of))  # fmt: skip
     logger.info("Behaviour of %d customers as of %s from %d transaction lines (%d rejected)",
