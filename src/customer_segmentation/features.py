@@ -647,26 +647,41 @@ def fit_features(customers: pd.DataFrame, spec: FeatureSpec) -> FittedFeatures:
     clipped to its training quantiles first (``numpy.quantile``, linear), and so is every row
     scored later.
     """
-    inputs = spec.input_values(customers)
     as_of = spec.as_of
     if as_of is None and spec.dates:
+        inputs = spec.input_values(customers)
         as_of = float(np.nanmax(inputs[:, [spec.inputs.index(name) for name in spec.dates]]))
+    if as_of is not None and spec.as_of is None:
         logger.info("Counting dates up to the newest date in the data, %s (features.as_of)",
                     np.datetime64(int(as_of), "D"))  # fmt: skip
-    raw = spec.derive(inputs, as_of)
-    if spec.flags:  # a sentinel is no amount: fitted without it
-        raw = _without_sentinels(raw, spec)
-    bounds = _clip_bounds(raw, spec.clips) if spec.clips else None
+    bounds = (_clip_bounds(fit_raw_numeric(customers, spec, as_of), spec.clips)
+              if spec.clips else None)  # fmt: skip
+    centres, scales = _centre_and_scale(fit_values(customers, spec, as_of, bounds), spec.scaler)
+    binary = len(spec.binary)
+    counts = [np.bincount(_known(legend_positions(customers[name], spec.codes(name))),
+                          minlength=len(spec.codes(name))) for name in spec.nominal]  # fmt: skip
+    return FittedFeatures(spec, np.append(centres, np.zeros(binary)),
+                          np.append(scales, np.ones(binary)), bounds, as_of,
+                          rare_codes(spec, counts, len(customers)))  # fmt: skip
+
+
+def fit_raw_numeric(customers: pd.DataFrame, spec: FeatureSpec, as_of: float | None) -> np.ndarray:
+    """The numeric features of valid customers before clipping and transforms, a sentinel
+    value as NaN: what ``clip`` quantiles are taken of."""
+    raw = spec.derive(spec.input_values(customers), as_of)
+    return _without_sentinels(raw, spec) if spec.flags else raw
+
+
+def fit_values(customers: pd.DataFrame, spec: FeatureSpec, as_of: float | None,
+               bounds: np.ndarray | None) -> np.ndarray:  # fmt: skip
+    """What the scaler's centres and scales are taken of: each numeric feature clipped to
+    ``bounds`` and transformed, then each ordinal feature's legend position."""
+    raw = fit_raw_numeric(customers, spec, as_of)
     numeric = _transformed(raw if bounds is None else np.clip(raw, *bounds), spec.transforms)
     ordinal = np.column_stack([
         legend_positions(customers[name], spec.codes(name)) for name in spec.ordinal
     ]) if spec.ordinal else np.empty((len(customers), 0))  # fmt: skip
-    values = np.concatenate((numeric, ordinal), axis=1, dtype=np.float64)
-    centres, scales = _centre_and_scale(values, spec.scaler)
-    binary = len(spec.binary)
-    return FittedFeatures(spec, np.append(centres, np.zeros(binary)),
-                          np.append(scales, np.ones(binary)), bounds, as_of,
-                          _rare_codes(customers, spec))  # fmt: skip
+    return np.concatenate((numeric, ordinal), axis=1, dtype=np.float64)
 
 
 def legend_positions(values: pd.Series, codes: tuple[Any, ...]) -> np.ndarray:
@@ -674,16 +689,21 @@ def legend_positions(values: pd.Series, codes: tuple[Any, ...]) -> np.ndarray:
     return pd.Index(codes).get_indexer(values).astype(np.int64, copy=False)
 
 
-def _rare_codes(customers: pd.DataFrame, spec: FeatureSpec) -> tuple[tuple[int, ...], ...]:
+def rare_codes(spec: FeatureSpec, counts: list[np.ndarray], rows: int
+               ) -> tuple[tuple[int, ...], ...]:  # fmt: skip
     """Per nominal feature, the legend positions of codes under its ``min_share`` of the
-    training customers (scored as ``other``)."""
+    training customers (scored as ``other``).
+
+    Args:
+        spec: The feature specification.
+        counts: Per nominal feature, the training customers with each legend code.
+        rows: The number of training customers.
+    """
     if not spec.min_shares:
         return ()
     rare = []
-    for name, min_share in zip(spec.nominal, spec.min_shares, strict=True):
-        positions = legend_positions(customers[name], spec.codes(name))
-        counts = np.bincount(positions[positions >= 0], minlength=len(spec.codes(name)))
-        shares = counts / max(len(customers), 1)
+    for name, min_share, found in zip(spec.nominal, spec.min_shares, counts, strict=True):
+        shares = found / max(rows, 1)
         positions = tuple(int(i) for i in np.flatnonzero(shares < min_share)) if min_share else ()
         if positions:
             logger.info("%s: %d code(s) under %.1f%% of the customers score as other: %s",
@@ -691,6 +711,10 @@ def _rare_codes(customers: pd.DataFrame, spec: FeatureSpec) -> tuple[tuple[int, 
                         ", ".join(str(spec.codes(name)[i]) for i in positions))  # fmt: skip
         rare.append(positions)
     return tuple(rare)
+
+
+def _known(positions: np.ndarray) -> np.ndarray:
+    return positions[positions >= 0]
 
 
 def _min_share(entry: Mapping[str, Any]) -> float:
@@ -766,8 +790,13 @@ def _centre_and_scale(values: np.ndarray, scaler: str) -> tuple[np.ndarray, np.n
         else:
             low, centre, high = np.nanpercentile(values, [25, 50, 75], axis=0)
             scale = high - low
-    centre = np.nan_to_num(centre)
-    return centre, np.where((scale == 0) | np.isnan(scale), 1.0, scale)
+    return centre_and_scale(centre, scale)
+
+
+def centre_and_scale(centre: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A scaler's statistics as centres and scales: no centre is 0; a zero or no scale, 1
+    (a constant column maps to 0), as in scikit-learn's scalers."""
+    return np.nan_to_num(centre), np.where((scale == 0) | np.isnan(scale), 1.0, scale)
 
 
 def _without_sentinels(numeric: np.ndarray, spec: FeatureSpec) -> np.ndarray:

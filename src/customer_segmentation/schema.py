@@ -268,7 +268,7 @@ def sorted_distinct(values: np.ndarray) -> np.ndarray:
 
 def check_rows(
     raw: pd.DataFrame, schema: RawSchema, earlier: EarlierIdentifiers | None = None,
-    open_codes: frozenset[str] = frozenset(),
+    open_codes: frozenset[str] = frozenset(), duplicates: bool = True,
 ) -> RowCheck:  # fmt: skip
     """Check every row of ``raw`` against the schema, without dropping any.
 
@@ -284,6 +284,8 @@ def check_rows(
             one (updated with this chunk's).
         open_codes: Categorical columns whose codes outside the legend are kept (scored as
             ``other``: ``features.nominal``'s ``unknown_code: other``).
+        duplicates: Whether to check that identifiers are unique here; ``False`` where the
+            caller checks it across the whole table (Spark, ``spark.split_on_spark``).
 
     Returns:
         The typed columns, the validity mask, per-row reasons and per-rule counts.
@@ -297,7 +299,7 @@ def check_rows(
             return
         before, placeholder, after = text.partition("{value}")
         if placeholder:
-            messages = before + _show(shown[mask]) + after
+            messages = before + show_values(shown[mask]) + after
         else:
             messages = pd.Series(text, index=shown.index[mask], dtype="object")
         findings.append((rule, column, messages.rename(None)))
@@ -355,17 +357,12 @@ def check_rows(
         typed[name] = column
 
     ids = typed[schema.id_column]
-    duplicated = ids.notna() & ids.duplicated(keep="first")
-    if earlier is not None:
-        duplicated |= earlier.repeats(ids)
-        earlier.add(ids)
-    flag(
-        DUPLICATE_ID,
-        schema.id_column,
-        duplicated,
-        ids,
-        f"{schema.id_column}: {{value}} repeats an earlier row's ID",
-    )
+    if duplicates:
+        duplicated = ids.notna() & ids.duplicated(keep="first")
+        if earlier is not None:
+            duplicated |= earlier.repeats(ids)
+            earlier.add(ids)
+        flag(DUPLICATE_ID, schema.id_column, duplicated, ids, duplicate_reason(schema.id_column))
 
     typed_frame = pd.DataFrame(typed, index=raw.index)
     reasons = _join_reasons([messages for _, _, messages in findings], raw.index)
@@ -374,6 +371,11 @@ def check_rows(
         counts.setdefault(rule, {})[column] = len(messages)
     valid = ~raw.index.isin(reasons.index)
     return RowCheck(typed_frame, valid, reasons, counts)
+
+
+def duplicate_reason(id_column: str) -> str:
+    """The reason of a row whose identifier an earlier row has, ``{value}`` to fill in."""
+    return f"{id_column}: {{value}} repeats an earlier row's ID"
 
 
 def _numbers(values: pd.Series) -> pd.Series:
@@ -417,7 +419,8 @@ def parse_date(value: Any, spec: ColumnSpec) -> pd.Timestamp:
     """
     date = _dates(pd.Series([value], dtype=object), spec.format).iloc[0]
     if pd.isna(date):
-        raise ValueError(f"{spec.name}: {_show(pd.Series([value])).iloc[0]} is not {spec.written}")
+        shown = show_values(pd.Series([value])).iloc[0]
+        raise ValueError(f"{spec.name}: {shown} is not {spec.written}")
     if (spec.min is not None and date < spec.min) or (spec.max is not None and date > spec.max):
         raise ValueError(f"{spec.name}: {_bound(date)} is outside {spec.range_text}")
     return date
@@ -502,14 +505,17 @@ def cast_valid_rows(
 ) -> pd.DataFrame:
     """Give rows that passed ``check_rows`` their final dtypes (``ColumnSpec.valid_dtype``;
     an integer code outside the legend of an ``open_codes`` column: int64)."""
-    return typed.astype({
-        name: "int64" if name in open_codes and spec.dtype == "int" else spec.valid_dtype
-        for name, spec in schema.columns.items()
-    })  # fmt: skip
+    return typed.astype(valid_dtypes(schema, open_codes))
 
 
-def _show(values: pd.Series) -> pd.Series:
-    """Render offending values for a message: text quoted, whole floats without ``.0``."""
+def valid_dtypes(schema: RawSchema, open_codes: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Each column's dtype in valid rows (``cast_valid_rows``)."""
+    return {name: "int64" if name in open_codes and spec.dtype == "int" else spec.valid_dtype
+            for name, spec in schema.columns.items()}  # fmt: skip
+
+
+def show_values(values: pd.Series) -> pd.Series:
+    """Values as a reason shows them (``{value}``): text quoted, whole floats without ``.0``."""
     return values.map(lambda value: repr(value) if isinstance(value, str) else _bound(value))
 
 

@@ -25,8 +25,12 @@ def segment_order(labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     Largest cluster first; equal sizes are ordered by their centroids' coordinates, so reruns
     on the same data give the same ids even where the algorithm numbers clusters otherwise.
     """
-    sizes = np.bincount(labels, minlength=len(centroids))
-    return np.lexsort([*np.asarray(centroids, dtype=float).T[::-1], -sizes])  # last key first
+    return segment_order_by_sizes(np.bincount(labels, minlength=len(centroids)), centroids)
+
+
+def segment_order_by_sizes(sizes: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """``segment_order`` from each cluster's size (a fit that gives sizes, not labels)."""
+    return np.lexsort([*np.asarray(centroids, dtype=float).T[::-1], -np.asarray(sizes)])
 
 
 def nearest(points: np.ndarray, centres: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:

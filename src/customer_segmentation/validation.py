@@ -6,6 +6,7 @@ the API's CSV upload, so that each gives the same message for the same problem.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -21,10 +22,14 @@ from customer_segmentation.schema import (
     RawDataError,
     cast_valid_rows,
     check_rows,
+    show_values,
+    valid_dtypes,
 )
 
 logger = logging.getLogger(__name__)
 DOMAIN = "outside_domain"  # rule name of a value its feature transform cannot take
+RAW_ROW = "raw_row"  # 0-based data row of a raw table, in rejected rows
+TYPED = "typed__"  # ``check_batch``: the prefix of each column's typed, valid value
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,8 @@ def split_chunks(
         {name: _joined(parts) for name, parts in valid.items()}, copy=False
     )  # fmt: skip
     rejected_frame = pd.concat(rejected, ignore_index=True) if len(rejected) > 1 else rejected[0]
-    summary = _summarise(source, rows, len(valid_frame), counts)
-    _log_summary(summary)
+    summary = summarise(source, rows, len(valid_frame), counts)
+    log_summary(summary)
     return Split(valid_frame, rejected_frame, summary)
 
 
@@ -144,6 +149,57 @@ def _split_chunk(
     rejected = chunk[~valid_mask].rename_axis("raw_row").reset_index()
     rejected["reason"] = pd.Series(reasons.to_numpy(), index=rejected.index, dtype="str")
     return valid, rejected
+
+
+def check_batch(raw: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """One batch of a table checked by every rule but unique identifiers, which the caller
+    checks across the whole table (``spark.split_on_spark``: the batches of a partition).
+
+    The rules and reasons are ``split_chunks``' own (``schema.check_rows``, then each
+    feature transform's domain), so both paths reject the same rows for the same reasons.
+
+    Args:
+        raw: ``raw_row`` (the row's place in the whole table), then the raw columns as read.
+        spec: The feature specification.
+
+    Returns:
+        Per row: ``raw_row``; ``typed__<column>``, each column's valid value (missing where
+        the row breaks a rule); the raw columns as read where it does (else missing);
+        ``reason`` (the rules broken), ``domain_reason`` (of a row that breaks none);
+        ``typed_id`` and ``shown_id``, the identifier typed (where it parses) and as a
+        reason shows it; on the batch's first row only, ``batch_counts`` (rule → column →
+        rows, JSON) and ``batch_hashes`` (``ContentHash``'s row hashes, as bytes).
+    """
+    table = raw.drop(columns=RAW_ROW)
+    hashes = pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes()
+    if spec.schema.positional_id:
+        table = table.assign(**{spec.id_column: raw[RAW_ROW].to_numpy()})
+    check = check_rows(table, spec.schema, open_codes=spec.open_codes, duplicates=False)
+    passed = check.typed[check.valid]
+    domain = spec.domain_reasons(passed)
+    dtypes = {name: _nullable(dtype)
+              for name, dtype in valid_dtypes(spec.schema, spec.open_codes).items()}  # fmt: skip
+    typed = cast_valid_rows(passed, spec.schema, spec.open_codes).astype(dtypes)
+    ids = check.typed[spec.id_column]
+    output = pd.DataFrame({RAW_ROW: raw[RAW_ROW].to_numpy()}, index=table.index)
+    for name in spec.schema.columns:
+        output[TYPED + name] = typed[name].reindex(table.index)
+    for name in raw.columns.drop(RAW_ROW):
+        output[name] = raw[name].where(~check.valid)
+    output["reason"] = check.reasons.reindex(table.index)
+    output["domain_reason"] = domain.reindex(table.index)
+    output["typed_id"] = ids.astype(dtypes[spec.id_column])
+    output["shown_id"] = show_values(ids).where(ids.notna())
+    output["batch_counts"] = None
+    output["batch_hashes"] = None
+    if len(output):
+        output.iloc[0, -2:] = [json.dumps(check.counts), hashes]
+    return output
+
+
+def _nullable(dtype: str) -> str:
+    """The pandas dtype that holds ``dtype``'s values and missing ones (``Int8`` for int8)."""
+    return dtype.capitalize() if dtype.startswith("int") else dtype
 
 
 def check_columns(raw: pd.DataFrame, spec: FeatureSpec, source: str,
@@ -194,7 +250,7 @@ def _joined(parts: list[Any]) -> Any:
     return joined
 
 
-def _summarise(
+def summarise(
     source: str, rows_raw: int, rows_primary: int, counts: dict[str, dict[str, int]]
 ) -> dict[str, Any]:
     rows_rejected = rows_raw - rows_primary
@@ -208,7 +264,7 @@ def _summarise(
     }
 
 
-def _log_summary(summary: dict[str, Any]) -> None:
+def log_summary(summary: dict[str, Any]) -> None:
     logger.info(
         "Data quality of %s: %d raw rows = %d primary + %d rejected (%.2f%%)",
         summary["raw_data_path"], summary["rows_raw"], summary["rows_primary"],
