@@ -38,7 +38,7 @@ $(UV):
 # Bytecode is compiled once here: where PYTHONDONTWRITEBYTECODE is set, every process would
 # otherwise compile MLflow, pandas and Kedro from source again (5 s of each `kedro run`).
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --compile-bytecode
+	$(UV) sync --frozen --extra spark --compile-bytecode
 	$(BIN)/python -m compileall -q src
 	@touch $@
 

@@ -7,7 +7,6 @@ worker). Skipped where there is no Java or no pyspark (``make install`` brings p
 
 from __future__ import annotations
 
-import io
 import shutil
 
 import numpy as np

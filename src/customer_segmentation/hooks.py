@@ -6,6 +6,8 @@
   is waiting. The operating system releases the lock of a killed run.
 - ``RunCompletionHook``: when a run has succeeded, the versions it wrote of
   ``CompletedRunPickleDataset`` datasets (the ``segmenter``) become the ones served.
+- ``SparkSessionHook``: starts the SparkSession of ``conf/<env>/spark.yml`` where an
+  environment has one (``kedro run --env=spark``), as Kedro's PySpark starters do.
 - ``TrackingTagsHook``: tags each MLflow run with the git commit, a hash of the raw data and
   the process that runs it; marks FAILED the runs left RUNNING by killed processes; keeps
   kedro-mlflow's renaming of parameter names MLflow refuses quiet.
@@ -118,6 +120,30 @@ class TrackedRunsHook:
         """kedro-mlflow's ``on_pipeline_error``: ends the MLflow run as failed."""
         if self._hook:
             self._hook.on_pipeline_error(error, run_params, pipeline, catalog)
+
+
+class SparkSessionHook:
+    """Start the SparkSession an environment configures in ``spark.yml``; nothing elsewhere.
+
+    The session is created once, when the context is, so every Spark dataset and node of
+    the run shares it (``SparkSession.builder.getOrCreate``).
+    """
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        from kedro.config import MissingConfigException
+
+        try:
+            config = context.config_loader["spark"]
+        except (KeyError, MissingConfigException):
+            return
+        if not config:
+            return
+        from customer_segmentation.spark import start_session
+
+        session = start_session(dict(config))
+        logger.info("Spark %s session %r on %s", session.version,
+                    session.sparkContext.appName, session.sparkContext.master)  # fmt: skip
 
 
 def _active_run() -> Any:

@@ -9,6 +9,7 @@ from customer_segmentation.datasets import AtomicDataCatalog
 from customer_segmentation.hooks import (
     RunCompletionHook,
     RunLockHook,
+    SparkSessionHook,
     TrackedRunsHook,
     TrackingTagsHook,
     untracked_pipelines,
@@ -25,7 +26,8 @@ def project_root() -> str:
     return (find_kedro_project(Path.cwd()) or Path.cwd()).as_posix()
 
 
-HOOKS = (RunLockHook(), TrackedRunsHook(), TrackingTagsHook(), RunCompletionHook())
+HOOKS = (SparkSessionHook(), RunLockHook(), TrackedRunsHook(), TrackingTagsHook(),
+         RunCompletionHook())
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)  # registered by TrackedRunsHook, where it tracks
 
 CONFIG_LOADER_CLASS = ProjectConfigLoader  # OmegaConfigLoader, with raw_schema's defaults
@@ -39,4 +41,6 @@ CONFIG_LOADER_ARGS = {
     },
     # An environment's mlflow.yml (conf/docker) overrides single keys, not whole sections.
     "merge_strategy": {"mlflow": "soft"},
+    # conf/<env>/spark.yml: the SparkSession of an environment that runs on Spark
+    "config_patterns": {"spark": ["spark*", "spark*/**"]},
 }

@@ -127,12 +127,20 @@ class SparkSplit:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str) -> SparkSplit:
+def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str,
+                   scoring: bool = False) -> SparkSplit:  # fmt: skip
     """``validation.split_chunks`` on Spark: the same rules, reasons and counts.
 
     Each batch is checked by ``validation.check_batch`` on the executors; repeated
     identifiers (a later row with an earlier row's typed ID) are found by a window over the
     whole table, and the reasons joined in the pandas path's order.
+
+    Args:
+        raw: The raw table, every column as text.
+        spec: The feature specification.
+        source: Where the table came from, named in messages.
+        scoring: Keep what scoring puts the rows back together by: ``raw_row`` in the valid
+            rows, and ``typed_id`` (the identifier, where it parses) in the rejected ones.
 
     Raises:
         RawDataError: A required column is missing, or the table has no rows.
@@ -159,9 +167,11 @@ def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str) -> SparkSplit
         checked.unpersist()
         raise no_rows(source)
     valid = checked.where(F.col("_reason").isNull()).select(
-        [F.col(f"`{TYPED}{name}`").alias(name) for name in spec.schema.columns])
+        *([RAW_ROW] if scoring else []),
+        *[F.col(f"`{TYPED}{name}`").alias(name) for name in spec.schema.columns])
     rejected = checked.where(F.col("_reason").isNotNull()).select(
-        RAW_ROW, *[F.col(f"`{name}`") for name in raw.columns], F.col("_reason").alias("reason"))
+        RAW_ROW, *[F.col(f"`{name}`") for name in raw.columns], F.col("_reason").alias("reason"),
+        *(["typed_id"] if scoring else []))
     primary = rows - sum(counts.pop("_rejected", {}).values())
     summary = {**summarise(source, rows, primary, counts),
                "raw_data_sha256": _content_hash(raw.columns, hashes)}
@@ -377,8 +387,39 @@ def assign_on_spark(model_input: DataFrame, centres: np.ndarray, id_column: str)
 
 def assign_segments_on_spark(valid: DataFrame, segmenter: Any) -> DataFrame:
     """``Segmenter.assign`` of valid, typed rows on the executors: identifier, segment and
-    segment name."""
+    segment name (and ``raw_row`` where the rows have it)."""
     spec = segmenter.spec
     id_type = valid_dtypes(spec.schema, spec.open_codes)[spec.id_column]
-    schema = ddl({spec.id_column: id_type, "segment": "int", "segment_name": "string"})
-    return map_batches(valid, segmenter.assign, schema)
+    rows = {RAW_ROW: "bigint"} if RAW_ROW in valid.columns else {}
+    schema = ddl({**rows, spec.id_column: id_type, "segment": "int", "segment_name": "string"})
+
+    def assign(batch: pd.DataFrame) -> pd.DataFrame:
+        assigned = segmenter.assign(batch)
+        if rows:
+            assigned.insert(0, RAW_ROW, batch[RAW_ROW].to_numpy())
+        return assigned
+
+    return map_batches(valid, assign, schema)
+
+
+def scores_on_spark(split: SparkSplit, segmenter: Any) -> DataFrame:
+    """``segmenter.combine_scores`` on Spark: every row in input order, with its segment and
+    name or its reason.
+
+    A rejected row keeps its identifier typed where it parses; where one does not, the
+    identifier column is text for every row, as the pandas path makes it.
+    """
+    spec = segmenter.spec
+    id_column = spec.id_column
+    scored = assign_segments_on_spark(split.valid, segmenter)
+    rejected = split.rejected
+    raw_ids = id_column in rejected.columns
+    text = raw_ids and not rejected.where(F.col("typed_id").isNull()
+                                          & F.col(f"`{id_column}`").isNotNull()).isEmpty()
+    ids = F.col(f"`{id_column}`") if text else F.col("typed_id")
+    bad = rejected.select(RAW_ROW, ids.alias(id_column), F.lit(None).cast("int").alias("segment"),
+                          F.lit(None).cast("string").alias("segment_name"), "reason")
+    good = scored.select(RAW_ROW, F.col(f"`{id_column}`").cast("string" if text else
+                                                               dict(scored.dtypes)[id_column]),
+                         "segment", "segment_name", F.lit(None).cast("string").alias("reason"))
+    return good.unionByName(bad).orderBy(RAW_ROW).drop(RAW_ROW)

@@ -5,12 +5,20 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import data_quality_metrics, enforce_rejected_share, validate_customers
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """Create the data processing pipeline."""
+def create_pipeline(engine: str = "pandas", **kwargs) -> Pipeline:
+    """Create the data processing pipeline.
+
+    Args:
+        engine: ``pandas``, or ``spark``: the table is a Spark DataFrame, checked on Spark.
+    """
+    if engine == "spark":
+        from .spark_nodes import validate_customers_on_spark as validate
+    else:
+        validate = validate_customers
     return Pipeline(
         [
             Node(
-                validate_customers,
+                validate,
                 inputs=[
                     "customers_raw",
                     "params:raw_schema",

@@ -10,12 +10,17 @@ from .. import ID_COLUMN
 from .nodes import build_kprototypes_input, build_model_input, fit_pca, fit_preprocessor
 
 
-def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
+def create_pipeline(models: Sequence[str] = ALGORITHMS, engine: str = "pandas",
+                    **kwargs) -> Pipeline:  # fmt: skip
     """Create the feature engineering pipeline; K-Prototypes' input only where it is fitted.
 
     Args:
         models: The models to fit (``segmenter.trained_models`` of ``clustering.models``).
+        engine: ``pandas``, or ``spark``: the features of every row are computed on Spark,
+            and the PCA plane is fitted to a seeded sample of them on the driver.
     """
+    if engine == "spark":
+        return _spark_pipeline()
     primary = "customers_primary"
     pipeline = Pipeline([
         Node(fit_preprocessor, [primary, "params:raw_schema", "params:features"], "preprocessor",
@@ -28,3 +33,22 @@ def create_pipeline(models: Sequence[str] = ALGORITHMS, **kwargs) -> Pipeline:
                      name="build_kprototypes_input")  # fmt: skip
         pipeline += Pipeline([mixed])
     return pipeline
+
+
+def _spark_pipeline() -> Pipeline:
+    from .spark_nodes import (
+        build_model_input_on_spark,
+        fit_preprocessor_on_spark,
+        sample_model_input,
+    )
+
+    primary = "customers_primary"
+    return Pipeline([
+        Node(fit_preprocessor_on_spark, [primary, "params:raw_schema", "params:features"],
+             "preprocessor", name="fit_preprocessor"),
+        Node(build_model_input_on_spark, [primary, "preprocessor"], "model_input",
+             name="build_model_input"),
+        Node(sample_model_input, ["model_input", "params:on_spark"], "model_input_sample",
+             name="sample_model_input"),
+        Node(fit_pca, ["model_input_sample", ID_COLUMN], "pca", name="fit_pca"),
+    ])  # fmt: skip

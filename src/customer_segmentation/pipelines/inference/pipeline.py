@@ -17,14 +17,18 @@ from .nodes import (
 )
 
 
-def create_pipeline(segment_on: str = "customers", **kwargs) -> Pipeline:
+def create_pipeline(segment_on: str = "customers", engine: str = "pandas",
+                    **kwargs) -> Pipeline:  # fmt: skip
     """Create the inference (batch scoring) pipeline.
 
     Args:
         segment_on: What the segmenter was trained on. With behaviour, the customers' (or
             the log's) behaviour is first derived from ``transactions_raw``; the rest scores
             the joined table, which is what the MLflow model takes.
+        engine: ``pandas``, or ``spark``: the customers are scored on the executors.
     """
+    if engine == "spark":
+        return _score_on_spark()
     scoring = create_model_pipeline(segment_on)
     if segment_on == "customers":
         return scoring
@@ -85,3 +89,17 @@ def _score_raw_customers() -> Pipeline:
             ),
         ]
     )
+
+
+def _score_on_spark() -> Pipeline:
+    """Raw customers (a Spark table) → scored customers, on the executors."""
+    from .spark_nodes import score_customers_on_spark, validate_customers_to_score_on_spark
+
+    split = ["scoring_valid", "scoring_rejected", "scoring_quality_summary"]
+    return Pipeline([
+        Node(validate_customers_to_score_on_spark,
+             ["customers_raw", "segmenter", "params:raw_data_path"], split,
+             name="validate_customers_to_score"),
+        Node(score_customers_on_spark, [*split, "segmenter"], "scored_customers",
+             name="combine_scores"),
+    ])  # fmt: skip

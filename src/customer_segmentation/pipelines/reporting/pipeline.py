@@ -21,6 +21,8 @@ from .plots import (
 from .report import build_report
 
 SEGMENTED = ["model_input", "served_segments"]
+# The tables a Spark run brings to the driver as seeded samples, as `<name>_sample`.
+SAMPLED_ON_SPARK = ("model_input", "customer_segments", "customers_primary")
 # Each plot: its function, its inputs, and the models that must have been fitted for it.
 PLOTS = {
     "elbow_plot": (plot_elbow, ["k_selection", "kmeans_model"], {"kmeans"}),
@@ -49,7 +51,8 @@ MODEL_OUTPUTS = {
 
 
 def create_pipeline(
-    models: Sequence[str] = ALGORITHMS, behaviour: bool = False, **kwargs
+    models: Sequence[str] = ALGORITHMS, behaviour: bool = False, engine: str = "pandas",
+    **kwargs,
 ) -> Pipeline:
     """Create the reporting pipeline: the plots the fitted models allow, and the report.
 
@@ -57,6 +60,8 @@ def create_pipeline(
         models: The models fitted (``segmenter.trained_models`` of ``clustering.models``).
         behaviour: Whether the run segments on behaviour: the segments are then crossed with
             the RFM groups.
+        engine: ``pandas``, or ``spark``: the plots draw the seeded samples the Spark
+            pipelines bring to the driver (``on_spark.driver_sample_size``).
     """
     by_model = {
         f"{model}_{part}": dataset
@@ -83,4 +88,8 @@ def create_pipeline(
     crossed = [Node(cross_segments_with_rfm,
                     ["served_segments", "rfm_segments", "served_names", ID_COLUMN],
                     "segment_rfm_crosstab", name="cross_segments_with_rfm")] if behaviour else []
-    return Pipeline([served, *crossed]) + plot_nodes + Pipeline([report])
+    pipeline = Pipeline([served, *crossed]) + plot_nodes + Pipeline([report])
+    if engine != "spark":
+        return pipeline
+    return Pipeline(pipeline, inputs={name: f"{name}_sample" for name in SAMPLED_ON_SPARK
+                                      if name in pipeline.inputs()})  # fmt: skip
