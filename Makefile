@@ -20,12 +20,13 @@ PORT ?= 8000
 WORKERS ?= 1
 CHROMIUM := /usr/bin/chromium
 POSTGRES := /usr/bin/pg_ctlcluster
+JAVA := /usr/bin/java
 ROWS ?= 2000
 SEED ?= 2026
 ENV ?=
 ENV_OPTION := $(if $(ENV),--env=$(ENV))
 
-.PHONY: help install run test docker-test lint bench data viz notebook mlflow-ui score serve clean
+.PHONY: help install run test docker-test lint bench bench-spark data viz notebook mlflow-ui score serve clean
 .DEFAULT_GOAL := help
 
 help:  ## List the commands
@@ -59,7 +60,13 @@ $(POSTGRES):
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	else echo "postgresql is not installed: the SQL-source tests will be skipped"; fi
 
-test: install | $(CHROMIUM) $(POSTGRES)  ## Lint, then run the test suite (with browser tests where Chromium is)
+# The Spark tests need Java 17 (and MLlib Debian's BLAS); installed here where apt-get may run, else skipped.
+$(JAVA):
+	@-if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless libopenblas0 >/dev/null; \
+	else echo "java is not installed: the Spark tests will be skipped"; fi
+
+test: install | $(CHROMIUM) $(POSTGRES) $(JAVA)  ## Lint, then run the test suite (with browser tests where Chromium is)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -m "not docker and not timing"
 	$(BIN)/pytest -m timing -n 0
@@ -73,6 +80,9 @@ bench: install  ## Benchmarks (minutes): the speed targets, serving against mlfl
 	$(BIN)/python benchmarks/kprototypes.py --kmodes-rows 2000
 	$(BIN)/python benchmarks/behaviour.py
 	$(BIN)/python benchmarks/memory.py
+
+bench-spark: install | $(JAVA)  ## Benchmark (an hour): training on Spark and on pandas at 1, 5 and 10 million customers
+	$(BIN)/python benchmarks/spark_scale.py
 
 lint: install  ## Check style with ruff
 	$(BIN)/ruff check src tests benchmarks

@@ -24,6 +24,7 @@ from customer_segmentation.validation import split_rows
 
 from .conftest import PROJECT_ROOT, PUBLIC_DATA, fit_segmenter, project_parameters
 
+pytestmark = pytest.mark.slow
 pyspark = pytest.importorskip("pyspark", reason="pyspark is installed by make install")
 if shutil.which("java") is None:
     pytest.skip("no Java: Spark needs Java 17 (make test installs it where apt may run)",

@@ -150,7 +150,7 @@ def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str,
     numbered = with_raw_rows(as_pandas_reads(raw))
     dtypes = valid_dtypes(spec.schema, spec.open_codes)
     schema = ddl({RAW_ROW: "bigint", **{TYPED + name: dtype for name, dtype in dtypes.items()},
-                  **dict.fromkeys(raw.columns, "string"), "reason": "string",
+                  "reason": "string",
                   "domain_reason": "string", "typed_id": dtypes[spec.id_column],
                   "shown_id": "string", "batch_counts": "string",
                   "batch_hashes": "binary"})  # fmt: skip
@@ -169,9 +169,9 @@ def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str,
     valid = checked.where(F.col("_reason").isNull()).select(
         *([RAW_ROW] if scoring else []),
         *[F.col(f"`{TYPED}{name}`").alias(name) for name in spec.schema.columns])
-    rejected = checked.where(F.col("_reason").isNotNull()).select(
-        RAW_ROW, *[F.col(f"`{name}`") for name in raw.columns], F.col("_reason").alias("reason"),
-        *(["typed_id"] if scoring else []))
+    reasons = checked.where(F.col("_reason").isNotNull()).select(
+        RAW_ROW, F.col("_reason").alias("reason"), *(["typed_id"] if scoring else []))
+    rejected = numbered.join(reasons, on=RAW_ROW)  # the rejected rows as read
     primary = rows - sum(counts.pop("_rejected", {}).values())
     summary = {**summarise(source, rows, primary, counts),
                "raw_data_sha256": _content_hash(raw.columns, hashes)}

@@ -164,8 +164,7 @@ def check_batch(raw: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
 
     Returns:
         Per row: ``raw_row``; ``typed__<column>``, each column's valid value (missing where
-        the row breaks a rule); the raw columns as read where it does (else missing);
-        ``reason`` (the rules broken), ``domain_reason`` (of a row that breaks none);
+        the row breaks a rule); ``reason`` (the rules broken), ``domain_reason`` (of a row that breaks none);
         ``typed_id`` and ``shown_id``, the identifier typed (where it parses) and as a
         reason shows it; on the batch's first row only, ``batch_counts`` (rule → column →
         rows, JSON) and ``batch_hashes`` (``ContentHash``'s row hashes, as bytes).
@@ -184,8 +183,6 @@ def check_batch(raw: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     output = pd.DataFrame({RAW_ROW: raw[RAW_ROW].to_numpy()}, index=table.index)
     for name in spec.schema.columns:
         output[TYPED + name] = typed[name].reindex(table.index)
-    for name in raw.columns.drop(RAW_ROW):
-        output[name] = raw[name].where(~check.valid)
     output["reason"] = check.reasons.reindex(table.index)
     output["domain_reason"] = domain.reindex(table.index)
     output["typed_id"] = ids.astype(dtypes[spec.id_column])

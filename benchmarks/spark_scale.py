@@ -1,0 +1,161 @@
+"""Scale: the default training run on Spark (``local[2]``) and on pandas, at growing sizes.
+
+For each size (customers; 1 % of rows broken, so that rows are rejected too) it generates
+a raw file, then runs ``kedro run --env=spark`` and the pandas path (``kedro run`` with the
+same models: K-Means on the customer table) in a temporary copy of the project, tracking
+off, and prints wall time and peak memory. The peaks are sampled from ``/proc`` every half
+second over the whole process tree: Spark's driver and executors share one JVM in local
+mode, and its Python side is the driver process plus the executors' Python workers. The
+pandas path stops being tried at the first size it fails or passes ``--timeout``.
+
+Usage: python benchmarks/spark_scale.py [--sizes 1000000 5000000 10000000] [--timeout 1800]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from project_copy import project_copy
+
+CHUNK = 1_000_000
+PANDAS_ENV = "scale_pandas"  # the pandas run's conf environment: the models Spark fits
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000, 10_000_000])
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    args = parser.parse_args()
+    rows: list[tuple[str, ...]] = []
+    pandas_stopped = ""
+    with tempfile.TemporaryDirectory() as folder:
+        project = project_copy(Path(folder))
+        pandas_conf = project / "conf" / PANDAS_ENV
+        pandas_conf.mkdir()
+        (pandas_conf / "parameters.yml").write_text(
+            "segment_on: customers\nclustering:\n  models: [kmeans]\n  min_segment_share: 0.02\n")
+        for size in args.sizes:
+            raw = project / "data" / "01_raw" / f"customers_{size}.csv"
+            _write_raw_file(raw, size)
+            spark = _measure(["--env=spark"], raw, project, args.timeout)
+            rows.append((f"{size:,}", "spark local[2]", *spark))
+            if pandas_stopped:
+                rows.append((f"{size:,}", "pandas", pandas_stopped, "", "", ""))
+                continue
+            measured = _measure([f"--env={PANDAS_ENV}"], raw, project, args.timeout)
+            rows.append((f"{size:,}", "pandas", *measured))
+            if not measured[0].replace(".", "").isdigit():
+                pandas_stopped = f"not tried ({measured[0]} at a smaller size)"
+            raw.unlink()
+            print(_table(rows), flush=True)
+    print(_table(rows))
+
+
+def _measure(options: list[str], raw: Path, project: Path, timeout: float) -> tuple[str, ...]:
+    """Seconds and peak GB (JVM, Python, whole tree) of ``kedro run OPTIONS`` on ``raw``."""
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
+           "CUSTOMER_SEGMENTATION_TRACKING": "off", "PYSPARK_PYTHON": sys.executable}  # fmt: skip
+    command = [sys.executable, "-m", "kedro", "run", *options, f"--params=raw_data_path={raw}"]
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=project, env=env, stdout=log, stderr=log)
+        peaks = _PeakSampler(process.pid)
+        peaks.start()
+        try:
+            status = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            status = "timeout"
+        peaks.stop()
+        seconds = time.perf_counter() - started
+        if status:
+            log.seek(0)
+            tail = log.read().decode(errors="replace")[-1500:]
+            print(f"{' '.join(command)}: {status}\n{tail}", file=sys.stderr)
+            return ("timeout" if status == "timeout" else "failed", "", "", "")
+    gb = [f"{peak / 2**30:.2f}" for peak in (peaks.jvm, peaks.python, peaks.total)]
+    return (f"{seconds:.0f}", *gb)
+
+
+class _PeakSampler(threading.Thread):
+    """Peak resident memory of a process tree, split into its JVMs and the rest."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.jvm, self.python, self.total = pid, 0, 0, 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.5):
+            jvm = python = 0
+            for pid in _tree(self.pid):
+                rss, name = _rss_and_name(pid)
+                if name == "java":
+                    jvm += rss
+                else:
+                    python += rss
+            self.jvm, self.python = max(self.jvm, jvm), max(self.python, python)
+            self.total = max(self.total, jvm + python)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def _tree(pid: int) -> list[int]:
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                queue += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def _rss_and_name(pid: int) -> tuple[int, str]:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0, ""
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    rss = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    return rss, fields.get("Name", "").strip()
+
+
+def _write_raw_file(path: Path, rows: int) -> None:
+    """``rows`` generated customers with unique IDs, 1 % broken, written a chunk at a time."""
+    from customer_segmentation.data_generator import generate_customers
+
+    written = 0
+    with path.open("w", encoding="utf-8") as file:
+        for seed, start in enumerate(range(0, rows, CHUNK)):
+            chunk = generate_customers(min(CHUNK, rows - start), seed=seed)
+            chunk["ID"] += start
+            broken = np.random.default_rng(seed).random(len(chunk)) < 0.01
+            chunk["Age"] = chunk["Age"].astype(str).where(~broken, "unknown")
+            chunk.to_csv(file, index=False, header=written == 0)
+            written += len(chunk)
+    print(f"{path.name}: {written:,} rows, {path.stat().st_size / 2**20:,.0f} MB", flush=True)
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    header = ("customers", "engine", "seconds", "JVM peak GB", "Python peak GB", "total peak GB")
+    lines = [" | ".join(header), " | ".join("---" for _ in header)]
+    lines += [" | ".join(row) for row in rows]
+    return "\n".join(f"| {line} |" for line in lines)
+
+
+if __name__ == "__main__":
+    main()
