@@ -164,10 +164,10 @@ def check_batch(raw: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
 
     Returns:
         Per row: ``raw_row``; ``typed__<column>``, each column's valid value (missing where
-        the row breaks a rule); ``reason`` (the rules broken), ``domain_reason`` (of a row that breaks none);
-        ``typed_id`` and ``shown_id``, the identifier typed (where it parses) and as a
-        reason shows it; on the batch's first row only, ``batch_counts`` (rule → column →
-        rows, JSON) and ``batch_hashes`` (``ContentHash``'s row hashes, as bytes).
+        the row breaks a rule); ``reason`` (the rules broken), ``domain_reason`` (of a row
+        that breaks none); ``typed_id`` and ``shown_id``, the identifier typed (where it
+        parses) and as a reason shows it; on the batch's first row only, ``batch_counts``
+        (rule → column → rows, JSON) and ``batch_hashes`` (``ContentHash``'s row hashes).
     """
     table = raw.drop(columns=RAW_ROW)
     hashes = pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes()
