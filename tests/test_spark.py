@@ -160,15 +160,20 @@ def test_features_fitted_on_spark_agree_to_1e_9(spark, name, generated, tmp_path
                                rtol=1e-9, atol=1e-12)  # fmt: skip
 
 
-def test_kmeans_on_spark_matches_scikit_learn(spark, generated, tmp_path):
+@pytest.mark.parametrize(("table", "k"), [("embedded", 4), ("generated", 5)])
+def test_kmeans_on_spark_matches_scikit_learn(spark, generated, table, k, tmp_path):
     """Inertia within 1 % of scikit-learn's at the same k, segments with ARI >= 0.95."""
-    spec, expected, found = generated
-    features = fit_features(expected.valid, spec)
-    inputs = features.frame(expected.valid)
+    if table == "generated":
+        spec, expected, _ = generated
+        valid = expected.valid
+    else:
+        spec = generated[0]
+        valid = split_rows(read_text_csv(TABLES[table][1], {}), spec, "embedded").valid
+    inputs = fit_features(valid, spec).frame(valid)
     inputs.to_parquet(tmp_path / "model_input.parquet")
     vectors = on_spark.feature_vectors(spark.read.parquet(str(tmp_path / "model_input.parquet")),
                                        spec.id_column).cache()  # fmt: skip
-    k, points = 5, inputs.drop(columns=spec.id_column).to_numpy()
+    points = inputs.drop(columns=spec.id_column).to_numpy()
     fitted = on_spark.fit_kmeans(vectors, k, {"random_state": 42, "max_iter": 300}, n_init=4)
     reference = KMeans(k, n_init=10, random_state=42).fit(points)
     assert fitted.inertia_ == pytest.approx(reference.inertia_, rel=0.01)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,32 @@ from customer_segmentation.features import FeatureSpec
 logger = logging.getLogger(__name__)
 ALL_CUSTOMERS = -1  # the profile row of the whole population
 _BROADCAST_LIMIT = 65_536  # points x centres x features that `nearest` computes in one go
+
+
+@dataclass(frozen=True)
+class KMeansCentres:
+    """A K-Means fit given as its centres (exported from a Spark model), under
+    scikit-learn's attribute names: the segmenter, the report and the notebooks read it as
+    they read a ``sklearn`` ``KMeans``.
+
+    Attributes:
+        cluster_centers_: The centres, ``(k, n_features)``, in the stable segment order.
+        inertia_: Sum of squared distances of every row to its centre.
+        sizes: Customers per segment.
+    """
+
+    cluster_centers_: np.ndarray
+    inertia_: float
+    sizes: tuple[int, ...]
+
+    @property
+    def n_clusters(self) -> int:
+        """Number of segments."""
+        return len(self.cluster_centers_)
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """The nearest centre of each row."""
+        return nearest(np.asarray(features, dtype=np.float64), self.cluster_centers_)
 
 
 def segment_order(labels: np.ndarray, centroids: np.ndarray) -> np.ndarray:

@@ -43,7 +43,7 @@ from customer_segmentation.features import (
     rare_codes,
 )
 from customer_segmentation.schema import duplicate_reason, valid_dtypes
-from customer_segmentation.segments import nearest, segment_order_by_sizes
+from customer_segmentation.segments import KMeansCentres, segment_order_by_sizes
 from customer_segmentation.validation import (
     DOMAIN,
     RAW_ROW,
@@ -162,7 +162,7 @@ def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str,
     reason = (F.when(repeated, F.concat_ws("; ", F.col("reason"), repeat))
               .otherwise(F.coalesce(F.col("reason"), F.col("domain_reason"))))  # fmt: skip
     checked = checked.select("*", repeated.alias("_repeated"), reason.alias("_reason")).persist()
-    rows, counts, hashes = _totals(checked)
+    rows, counts, hashes = _totals(checked, spec.id_column)
     if rows == 0:
         checked.unpersist()
         raise no_rows(source)
@@ -186,7 +186,8 @@ def _check_batches(batches: Iterator[pd.DataFrame], spec: FeatureSpec) -> Iterat
         yield check_batch(batch, spec)
 
 
-def _totals(checked: DataFrame) -> tuple[int, dict[str, dict[str, int]], list[tuple[int, bytes]]]:
+def _totals(checked: DataFrame, id_column: str
+            ) -> tuple[int, dict[str, dict[str, int]], list[tuple[int, bytes]]]:  # fmt: skip
     """Rows, violations per rule and column, and each batch's row hashes in table order."""
     domain = F.col("domain_reason").isNotNull() & F.col("reason").isNull() & ~F.col("_repeated")
     totals = checked.agg(
@@ -203,7 +204,6 @@ def _totals(checked: DataFrame) -> tuple[int, dict[str, dict[str, int]], list[tu
             for column, count in columns.items():
                 counts.setdefault(rule, {})[column] = counts.get(rule, {}).get(column, 0) + count
     if totals["repeated"]:
-        id_column = checked.columns[1].removeprefix(TYPED)
         counts.setdefault("duplicate_id", {})[id_column] = int(totals["repeated"])
     if totals["domain"]:
         counts[DOMAIN] = {"features": int(totals["domain"])}
@@ -312,6 +312,22 @@ def model_input_on_spark(customers: DataFrame, features: FittedFeatures) -> Data
     return map_batches(customers, features.frame, schema)
 
 
+def kprototypes_input_on_spark(customers: DataFrame, features: FittedFeatures) -> DataFrame:
+    """``kprototypes_input`` on Spark: ``FittedFeatures.mixed_frame`` of each batch."""
+    spec = features.spec
+    id_type = valid_dtypes(spec.schema, spec.open_codes)[spec.id_column]
+    numeric = [*spec.numeric, *(flag for *_, flag in spec.flags)]
+    schema = ddl({spec.id_column: id_type, **dict.fromkeys(numeric, "double"),
+                  **dict.fromkeys(spec.categorical, "bigint")})  # fmt: skip
+    return map_batches(customers, features.mixed_frame, schema)
+
+
+def segment_sizes(segments: DataFrame, k: int) -> np.ndarray:
+    """Customers per segment of a ``segment`` column, ``(k,)``."""
+    counts = dict(segments.groupBy("segment").count().collect())
+    return np.array([counts.get(segment, 0) for segment in range(k)], dtype=np.int64)
+
+
 def seeded_sample(frame: DataFrame, size: int, seed: int) -> pd.DataFrame:
     """Every row when there are at most ``size``, else a seeded sample of about ``size``, as
     pandas on the driver."""
@@ -319,31 +335,6 @@ def seeded_sample(frame: DataFrame, size: int, seed: int) -> pd.DataFrame:
     if rows <= size:
         return frame.toPandas()
     return frame.sample(fraction=min(1.0, 1.1 * size / rows), seed=seed).limit(size).toPandas()
-
-
-@dataclass(frozen=True)
-class KMeansCentres:
-    """A K-Means fit exported from Spark, under scikit-learn's attribute names, so that the
-    segmenter, the report and the notebooks read it as they read a ``sklearn`` ``KMeans``.
-
-    Attributes:
-        cluster_centers_: The centres, ``(k, n_features)``, in the stable segment order.
-        inertia_: Sum of squared distances of every row to its centre.
-        sizes: Customers per segment.
-    """
-
-    cluster_centers_: np.ndarray
-    inertia_: float
-    sizes: tuple[int, ...]
-
-    @property
-    def n_clusters(self) -> int:
-        """Number of segments."""
-        return len(self.cluster_centers_)
-
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """The nearest centre of each row."""
-        return nearest(np.asarray(features, dtype=np.float64), self.cluster_centers_)
 
 
 def feature_vectors(model_input: DataFrame, id_column: str) -> DataFrame:
@@ -373,14 +364,15 @@ def fit_kmeans(vectors: DataFrame, k: int, kmeans: dict[str, Any], n_init: int) 
     return KMeansCentres(centres[order], float(cost), tuple(int(size) for size in sizes[order]))
 
 
-def assign_on_spark(model_input: DataFrame, centres: np.ndarray, id_column: str) -> DataFrame:
-    """``id_column`` and ``segment`` of each row: its nearest centre, on the executors."""
+def assign_on_spark(model_input: DataFrame, model: Any, id_column: str) -> DataFrame:
+    """``id_column`` and ``segment`` of each row, on the executors: ``model.predict`` of
+    its features (the nearest K-Means centre, or K-Prototypes prototype)."""
     id_type = dict(model_input.dtypes)[id_column]
 
     def segments(batch: pd.DataFrame) -> pd.DataFrame:
         features = batch.drop(columns=id_column).to_numpy(dtype=np.float64)
         return pd.DataFrame({id_column: batch[id_column].to_numpy(),
-                             "segment": nearest(features, centres)})  # fmt: skip
+                             "segment": model.predict(features)})  # fmt: skip
 
     return map_batches(model_input, segments, f"`{id_column}` {id_type}, segment int")
 

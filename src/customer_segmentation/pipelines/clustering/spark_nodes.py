@@ -14,13 +14,13 @@ from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silho
 
 from customer_segmentation.features import FittedFeatures
 from customer_segmentation.segmenter import Segmenter, build_segmenter
-from customer_segmentation.segments import nearest
+from customer_segmentation.segments import KMeansCentres, nearest
 from customer_segmentation.spark import (
-    KMeansCentres,
     assign_on_spark,
     feature_vectors,
     fit_kmeans,
     seeded_sample,
+    segment_sizes,
 )
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,15 @@ def assign_segments_on_spark(
     model_input: DataFrame, kmeans_model: KMeansCentres, id_column: str
 ) -> DataFrame:
     """``id_column`` and ``segment`` of every customer, on the executors."""
-    return assign_on_spark(model_input, kmeans_model.cluster_centers_, id_column)
+    return assign_on_spark(model_input, kmeans_model, id_column)
+
+
+def assign_kprototypes_segments_on_spark(
+    kprototypes_input: DataFrame, kprototypes_model: Any, id_column: str
+) -> DataFrame:
+    """Every customer's K-Prototypes segment, on the executors: the model fitted on the
+    driver's sample (``on_spark.kprototypes_sample_size``), its ``predict`` per batch."""
+    return assign_on_spark(kprototypes_input, kprototypes_model, id_column)
 
 
 def evaluate_kmeans_on_spark(
@@ -94,14 +102,29 @@ def evaluate_kmeans_on_spark(
 
 
 def sample_segmented_customers(
-    customers_primary: DataFrame, customer_segments: DataFrame, on_spark: dict[str, Any],
-    id_column: str,
-) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    customers_primary: DataFrame, on_spark: dict[str, Any], id_column: str,
+    **segments: DataFrame,
+) -> tuple[pd.DataFrame, ...]:  # fmt: skip
     """A seeded sample of ``on_spark.driver_sample_size`` customers with their segments, on
-    the driver (every customer of a smaller table): what profiles and names the segments."""
-    joined = customers_primary.join(customer_segments, on=id_column)
+    the driver (every customer of a smaller table): what profiles and names the segments.
+
+    Args:
+        customers_primary: Valid customers.
+        on_spark: The ``on_spark`` parameters.
+        id_column: The identifier column.
+        **segments: Each model's segments, by model.
+
+    Returns:
+        The sampled customers, then each model's segments of the same customers.
+    """
+    joined = customers_primary
+    for model, frame in segments.items():
+        joined = joined.join(frame.withColumnRenamed("segment", f"segment__{model}"), id_column)
     sample = seeded_sample(joined, on_spark["driver_sample_size"], on_spark["random_state"])
-    return sample.drop(columns="segment"), sample[[id_column, "segment"]]
+    columns = [f"segment__{model}" for model in segments]
+    return (sample.drop(columns=columns),
+            *(sample[[id_column, column]].rename(columns={column: "segment"})
+              for column in columns))  # fmt: skip
 
 
 def build_kmeans_segmenter_on_spark(
@@ -112,6 +135,17 @@ def build_kmeans_segmenter_on_spark(
     segment sizes those of every customer."""
     return build_segmenter(preprocessor, kmeans_model, "kmeans", segment_names,
                            np.array(kmeans_model.sizes), pca)  # fmt: skip
+
+
+def build_kprototypes_segmenter_on_spark(
+    preprocessor: FittedFeatures, pca: Any, kprototypes_model: Any,
+    kprototypes_segment_names: dict[int, str], kprototypes_segments: DataFrame,
+) -> Segmenter:  # fmt: skip
+    """The K-Prototypes segmenter of a model fitted on the driver's sample, its segment
+    sizes those of every customer."""
+    sizes = segment_sizes(kprototypes_segments, kprototypes_model.n_clusters)
+    return build_segmenter(preprocessor, kprototypes_model, "kprototypes",
+                           kprototypes_segment_names, sizes, pca)  # fmt: skip
 
 
 def _spark_sample(frame: DataFrame, size: int | None, seed: int) -> DataFrame:

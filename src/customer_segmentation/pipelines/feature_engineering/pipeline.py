@@ -20,7 +20,7 @@ def create_pipeline(models: Sequence[str] = ALGORITHMS, engine: str = "pandas",
             and the PCA plane is fitted to a seeded sample of them on the driver.
     """
     if engine == "spark":
-        return _spark_pipeline()
+        return _spark_pipeline(models)
     primary = "customers_primary"
     pipeline = Pipeline([
         Node(fit_preprocessor, [primary, "params:raw_schema", "params:features"], "preprocessor",
@@ -35,15 +35,23 @@ def create_pipeline(models: Sequence[str] = ALGORITHMS, engine: str = "pandas",
     return pipeline
 
 
-def _spark_pipeline() -> Pipeline:
+def _spark_pipeline(models: Sequence[str]) -> Pipeline:
     from .spark_nodes import (
+        build_kprototypes_input_on_spark,
         build_model_input_on_spark,
         fit_preprocessor_on_spark,
+        sample_kprototypes_input,
         sample_model_input,
     )
 
     primary = "customers_primary"
-    return Pipeline([
+    mixed = Pipeline([
+        Node(build_kprototypes_input_on_spark, [primary, "preprocessor"], "kprototypes_input",
+             name="build_kprototypes_input"),
+        Node(sample_kprototypes_input, ["kprototypes_input", "params:on_spark"],
+             "kprototypes_input_sample", name="sample_kprototypes_input"),
+    ]) if "kprototypes" in models else Pipeline([])  # fmt: skip
+    return mixed + Pipeline([
         Node(fit_preprocessor_on_spark, [primary, "params:raw_schema", "params:features"],
              "preprocessor", name="fit_preprocessor"),
         Node(build_model_input_on_spark, [primary, "preprocessor"], "model_input",

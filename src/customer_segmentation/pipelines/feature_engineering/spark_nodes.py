@@ -9,7 +9,12 @@ import pandas as pd
 from pyspark.sql import DataFrame
 
 from customer_segmentation.features import FeatureSpec, FittedFeatures
-from customer_segmentation.spark import fit_features_on_spark, model_input_on_spark, seeded_sample
+from customer_segmentation.spark import (
+    fit_features_on_spark,
+    kprototypes_input_on_spark,
+    model_input_on_spark,
+    seeded_sample,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,3 +50,19 @@ def sample_model_input(model_input: DataFrame, on_spark: dict[str, Any]) -> pd.D
     """A seeded sample of ``on_spark.driver_sample_size`` model-input rows on the driver
     (every row of a smaller table): what the PCA plane and the report's plots draw."""
     return seeded_sample(model_input, on_spark["driver_sample_size"], on_spark["random_state"])
+
+
+def build_kprototypes_input_on_spark(
+    customers_primary: DataFrame, preprocessor: FittedFeatures
+) -> DataFrame:
+    """K-Prototypes' input on Spark: the identifier, scaled numeric features, then each
+    categorical feature's legend position."""
+    return kprototypes_input_on_spark(customers_primary, preprocessor)
+
+
+def sample_kprototypes_input(kprototypes_input: DataFrame, on_spark: dict[str, Any]
+                             ) -> pd.DataFrame:  # fmt: skip
+    """The rows K-Prototypes is fitted to on the driver: a seeded sample of
+    ``on_spark.kprototypes_sample_size`` (every row of a smaller table)."""
+    return seeded_sample(kprototypes_input, on_spark["kprototypes_sample_size"],
+                         on_spark["random_state"])  # fmt: skip

@@ -22,7 +22,8 @@ from .report import build_report
 
 SEGMENTED = ["model_input", "served_segments"]
 # The tables a Spark run brings to the driver as seeded samples, as `<name>_sample`.
-SAMPLED_ON_SPARK = ("model_input", "customer_segments", "customers_primary")
+SAMPLED_ON_SPARK = ("model_input", "customer_segments", "kprototypes_segments",
+                    "customers_primary")
 # Each plot: its function, its inputs, and the models that must have been fitted for it.
 PLOTS = {
     "elbow_plot": (plot_elbow, ["k_selection", "kmeans_model"], {"kmeans"}),
