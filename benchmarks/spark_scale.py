@@ -1,8 +1,8 @@
 """Scale: the default training run on Spark (``local[2]``) and on pandas, at growing sizes.
 
 For each size (customers; 1 % of rows broken, so that rows are rejected too) it generates
-a raw file, then runs ``kedro run --env=spark`` and the pandas path (``kedro run`` with the
-same models: K-Means on the customer table) in a temporary copy of the project, tracking
+a raw file, then runs ``kedro run --env=spark`` and the pandas path (``kedro run`` of the
+same customer table, K-Means and K-Prototypes) in a temporary copy of the project, tracking
 off, and prints wall time and peak memory. The peaks are sampled from ``/proc`` every half
 second over the whole process tree: Spark's driver and executors share one JVM in local
 mode, and its Python side is the driver process plus the executors' Python workers. The
@@ -26,7 +26,7 @@ import numpy as np
 from project_copy import project_copy
 
 CHUNK = 1_000_000
-PANDAS_ENV = "scale_pandas"  # the pandas run's conf environment: the models Spark fits
+PANDAS_ENV = "scale_pandas"  # the pandas run's conf environment: the customer table, as Spark
 
 
 def main() -> None:
@@ -40,8 +40,7 @@ def main() -> None:
         project = project_copy(Path(folder))
         pandas_conf = project / "conf" / PANDAS_ENV
         pandas_conf.mkdir()
-        (pandas_conf / "parameters.yml").write_text(
-            "segment_on: customers\nclustering:\n  models: [kmeans]\n  min_segment_share: 0.02\n")
+        (pandas_conf / "parameters.yml").write_text("segment_on: customers\n")
         for size in args.sizes:
             raw = project / "data" / "01_raw" / f"customers_{size}.csv"
             _write_raw_file(raw, size)
