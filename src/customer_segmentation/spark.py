@@ -73,7 +73,7 @@ def start_session(config: dict[str, Any]) -> SparkSession:
     for key, value in config.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
-    session.sparkContext.setLogLevel(config.get("log_level", "WARN"))
+    session.sparkContext.setLogLevel("WARN")  # Spark's INFO lines would drown Kedro's log
     return session
 
 
