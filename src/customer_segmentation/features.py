@@ -654,9 +654,9 @@ def fit_features(customers: pd.DataFrame, spec: FeatureSpec) -> FittedFeatures:
     if as_of is not None and spec.as_of is None:
         logger.info("Counting dates up to the newest date in the data, %s (features.as_of)",
                     np.datetime64(int(as_of), "D"))  # fmt: skip
-    bounds = (_clip_bounds(fit_raw_numeric(customers, spec, as_of), spec.clips)
-              if spec.clips else None)  # fmt: skip
-    centres, scales = _centre_and_scale(fit_values(customers, spec, as_of, bounds), spec.scaler)
+    raw = fit_raw_numeric(customers, spec, as_of)
+    bounds = _clip_bounds(raw, spec.clips) if spec.clips else None
+    centres, scales = _centre_and_scale(fit_values(customers, spec, raw, bounds), spec.scaler)
     binary = len(spec.binary)
     counts = [np.bincount(_known(legend_positions(customers[name], spec.codes(name))),
                           minlength=len(spec.codes(name))) for name in spec.nominal]  # fmt: skip
@@ -672,11 +672,11 @@ def fit_raw_numeric(customers: pd.DataFrame, spec: FeatureSpec, as_of: float | N
     return _without_sentinels(raw, spec) if spec.flags else raw
 
 
-def fit_values(customers: pd.DataFrame, spec: FeatureSpec, as_of: float | None,
+def fit_values(customers: pd.DataFrame, spec: FeatureSpec, raw: np.ndarray,
                bounds: np.ndarray | None) -> np.ndarray:  # fmt: skip
-    """What the scaler's centres and scales are taken of: each numeric feature clipped to
-    ``bounds`` and transformed, then each ordinal feature's legend position."""
-    raw = fit_raw_numeric(customers, spec, as_of)
+    """What the scaler's centres and scales are taken of: each numeric feature
+    (``fit_raw_numeric``'s ``raw``) clipped to ``bounds`` and transformed, then each ordinal
+    feature's legend position."""
     numeric = _transformed(raw if bounds is None else np.clip(raw, *bounds), spec.transforms)
     ordinal = np.column_stack([
         legend_positions(customers[name], spec.codes(name)) for name in spec.ordinal

@@ -17,7 +17,6 @@ table is smaller. docs/spark.md says what holds and why.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -48,6 +47,7 @@ from customer_segmentation.validation import (
     DOMAIN,
     RAW_ROW,
     TYPED,
+    ContentHash,
     check_batch,
     check_columns,
     log_summary,
@@ -162,7 +162,7 @@ def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str,
     reason = (F.when(repeated, F.concat_ws("; ", F.col("reason"), repeat))
               .otherwise(F.coalesce(F.col("reason"), F.col("domain_reason"))))  # fmt: skip
     checked = checked.select("*", repeated.alias("_repeated"), reason.alias("_reason")).persist()
-    rows, counts, hashes = _totals(checked, spec.id_column)
+    rows, rejected_rows, counts, hashes = _totals(checked, spec.id_column)
     if rows == 0:
         checked.unpersist()
         raise no_rows(source)
@@ -172,9 +172,11 @@ def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str,
     reasons = checked.where(F.col("_reason").isNotNull()).select(
         RAW_ROW, F.col("_reason").alias("reason"), *(["typed_id"] if scoring else []))
     rejected = numbered.join(reasons, on=RAW_ROW)  # the rejected rows as read
-    primary = rows - sum(counts.pop("_rejected", {}).values())
-    summary = {**summarise(source, rows, primary, counts),
-               "raw_data_sha256": _content_hash(raw.columns, hashes)}
+    content = ContentHash()
+    for _, batch_hashes in hashes:
+        content.add_hashes(raw.columns, batch_hashes)
+    summary = {**summarise(source, rows, rows - rejected_rows, counts),
+               "raw_data_sha256": content.hexdigest()}
     log_summary(summary)
     logger.info("Checked %d rows of %s on Spark in %.1f s", rows, source,
                 time.perf_counter() - started)  # fmt: skip
@@ -187,8 +189,9 @@ def _check_batches(batches: Iterator[pd.DataFrame], spec: FeatureSpec) -> Iterat
 
 
 def _totals(checked: DataFrame, id_column: str
-            ) -> tuple[int, dict[str, dict[str, int]], list[tuple[int, bytes]]]:  # fmt: skip
-    """Rows, violations per rule and column, and each batch's row hashes in table order."""
+            ) -> tuple[int, int, dict[str, dict[str, int]], list[tuple[int, bytes]]]:  # fmt: skip
+    """Rows, rejected rows, violations per rule and column, and each batch's row hashes in
+    table order."""
     domain = F.col("domain_reason").isNotNull() & F.col("reason").isNull() & ~F.col("_repeated")
     totals = checked.agg(
         F.count(F.lit(1)).alias("rows"),
@@ -207,17 +210,8 @@ def _totals(checked: DataFrame, id_column: str
         counts.setdefault("duplicate_id", {})[id_column] = int(totals["repeated"])
     if totals["domain"]:
         counts[DOMAIN] = {"features": int(totals["domain"])}
-    counts["_rejected"] = {"rows": int(totals["rejected"] or 0)}
     hashes = sorted((batch[RAW_ROW], bytes(batch["batch_hashes"])) for batch in batches)
-    return int(totals["rows"]), counts, hashes
-
-
-def _content_hash(columns: list[str], hashes: list[tuple[int, bytes]]) -> str:
-    """``data_processing.nodes.ContentHash`` of the table: its header, then its row hashes."""
-    digest = hashlib.sha256("\x1f".join(map(str, columns)).encode())
-    for _, chunk in hashes:
-        digest.update(chunk)
-    return digest.hexdigest()
+    return int(totals["rows"]), int(totals["rejected"] or 0), counts, hashes
 
 
 def map_batches(frame: DataFrame, function: Callable[[pd.DataFrame], pd.DataFrame],
@@ -251,7 +245,8 @@ def fit_features_on_spark(customers: DataFrame, spec: FeatureSpec) -> FittedFeat
             if quantiles is not None:
                 bounds[:, column] = _exact_percentiles(raw, names[column], list(quantiles))
     names = [f"v{i}" for i in range(len(spec.numeric) + len(spec.ordinal))]
-    values = _values(customers, lambda batch: fit_values(batch, spec, as_of, bounds), names)
+    values = _values(customers, lambda batch: fit_values(
+        batch, spec, fit_raw_numeric(batch, spec, as_of), bounds), names)
     centres, scales = _centre_and_scale(values, names, spec.scaler)
     binary = len(spec.binary)
     counts = [_code_counts(customers, name, spec.codes(name)) for name in spec.nominal]
@@ -307,17 +302,21 @@ def _code_counts(frame: DataFrame, name: str, codes: tuple[Any, ...]) -> np.ndar
 def model_input_on_spark(customers: DataFrame, features: FittedFeatures) -> DataFrame:
     """``model_input`` on Spark: ``FittedFeatures.frame`` of each batch."""
     spec = features.spec
-    id_type = valid_dtypes(spec.schema, spec.open_codes)[spec.id_column]
-    schema = ddl({spec.id_column: id_type, **dict.fromkeys(spec.output_columns, "double")})
+    schema = ddl({spec.id_column: _id_type(spec),
+                  **dict.fromkeys(spec.output_columns, "double")})  # fmt: skip
     return map_batches(customers, features.frame, schema)
+
+
+def _id_type(spec: FeatureSpec) -> str:
+    """The identifier's dtype in valid rows."""
+    return valid_dtypes(spec.schema, spec.open_codes)[spec.id_column]
 
 
 def kprototypes_input_on_spark(customers: DataFrame, features: FittedFeatures) -> DataFrame:
     """``kprototypes_input`` on Spark: ``FittedFeatures.mixed_frame`` of each batch."""
     spec = features.spec
-    id_type = valid_dtypes(spec.schema, spec.open_codes)[spec.id_column]
     numeric = [*spec.numeric, *(flag for *_, flag in spec.flags)]
-    schema = ddl({spec.id_column: id_type, **dict.fromkeys(numeric, "double"),
+    schema = ddl({spec.id_column: _id_type(spec), **dict.fromkeys(numeric, "double"),
                   **dict.fromkeys(spec.categorical, "bigint")})  # fmt: skip
     return map_batches(customers, features.mixed_frame, schema)
 
@@ -328,13 +327,18 @@ def segment_sizes(segments: DataFrame, k: int) -> np.ndarray:
     return np.array([counts.get(segment, 0) for segment in range(k)], dtype=np.int64)
 
 
+def sampled_rows(frame: DataFrame, size: int | None, seed: int) -> DataFrame:
+    """Every row when there are at most ``size`` (or no size), else a seeded sample of
+    about ``size`` of them, staying on Spark."""
+    rows = frame.count() if size is not None else 0
+    if size is None or rows <= size:
+        return frame
+    return frame.sample(fraction=min(1.0, 1.1 * size / rows), seed=seed).limit(size)
+
+
 def seeded_sample(frame: DataFrame, size: int, seed: int) -> pd.DataFrame:
-    """Every row when there are at most ``size``, else a seeded sample of about ``size``, as
-    pandas on the driver."""
-    rows = frame.count()
-    if rows <= size:
-        return frame.toPandas()
-    return frame.sample(fraction=min(1.0, 1.1 * size / rows), seed=seed).limit(size).toPandas()
+    """``sampled_rows`` as pandas, on the driver."""
+    return sampled_rows(frame, size, seed).toPandas()
 
 
 def feature_vectors(model_input: DataFrame, id_column: str) -> DataFrame:
@@ -381,9 +385,9 @@ def assign_segments_on_spark(valid: DataFrame, segmenter: Any) -> DataFrame:
     """``Segmenter.assign`` of valid, typed rows on the executors: identifier, segment and
     segment name (and ``raw_row`` where the rows have it)."""
     spec = segmenter.spec
-    id_type = valid_dtypes(spec.schema, spec.open_codes)[spec.id_column]
     rows = {RAW_ROW: "bigint"} if RAW_ROW in valid.columns else {}
-    schema = ddl({**rows, spec.id_column: id_type, "segment": "int", "segment_name": "string"})
+    schema = ddl({**rows, spec.id_column: _id_type(spec), "segment": "int",
+                  "segment_name": "string"})  # fmt: skip
 
     def assign(batch: pd.DataFrame) -> pd.DataFrame:
         assigned = segmenter.assign(batch)

@@ -6,10 +6,11 @@ the API's CSV upload, so that each gives the same message for the same problem.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,6 +152,39 @@ def _split_chunk(
     return valid, rejected
 
 
+class ContentHash:
+    """SHA-256 of a table's column names and cell values, whatever its storage or chunking."""
+
+    def __init__(self) -> None:
+        self._digest: Any = None
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        """Add the next rows (the first chunk also gives the column names)."""
+        self.add_hashes(chunk.columns, row_hashes(chunk))
+
+    def add_hashes(self, columns: Iterable[Any], hashes: bytes) -> None:
+        """Add the next rows by their ``row_hashes`` (hashed where they were read)."""
+        if self._digest is None:
+            self._digest = hashlib.sha256("\x1f".join(map(str, columns)).encode())
+        self._digest.update(hashes)
+
+    def passing(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """The chunks, unchanged, each added to the hash as it goes by."""
+        for chunk in chunks:
+            self.update(chunk)
+            yield chunk
+
+    def hexdigest(self) -> str:
+        """The hash so far."""
+        return self._digest.hexdigest() if self._digest is not None else ""
+
+
+
+def row_hashes(chunk: pd.DataFrame) -> bytes:
+    """Each row's 64-bit hash of its cell values, as bytes: what ``ContentHash`` adds."""
+    return pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes()
+
+
 def check_batch(raw: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     """One batch of a table checked by every rule but unique identifiers, which the caller
     checks across the whole table (``spark.split_on_spark``: the batches of a partition).
@@ -170,7 +204,7 @@ def check_batch(raw: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
         (rule → column → rows, JSON) and ``batch_hashes`` (``ContentHash``'s row hashes).
     """
     table = raw.drop(columns=RAW_ROW)
-    hashes = pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes()
+    hashes = row_hashes(table)
     if spec.schema.positional_id:
         table = table.assign(**{spec.id_column: raw[RAW_ROW].to_numpy()})
     check = check_rows(table, spec.schema, open_codes=spec.open_codes, duplicates=False)

@@ -19,6 +19,7 @@ from customer_segmentation.spark import (
     assign_on_spark,
     feature_vectors,
     fit_kmeans,
+    sampled_rows,
     seeded_sample,
     segment_sizes,
 )
@@ -40,7 +41,7 @@ def sweep_k_on_spark(
     Returns:
         One row per k, with ``sweep_k``'s columns.
     """
-    sample = _spark_sample(model_input, kmeans["sweep_sample_size"], kmeans["random_state"])
+    sample = sampled_rows(model_input, kmeans["sweep_sample_size"], kmeans["random_state"])
     vectors = feature_vectors(sample, id_column).select("features").cache()
     scored = _points(model_input, kmeans, id_column)
     ks = range(kmeans["k_min"], kmeans["k_max"] + 1)
@@ -146,13 +147,6 @@ def build_kprototypes_segmenter_on_spark(
     sizes = segment_sizes(kprototypes_segments, kprototypes_model.n_clusters)
     return build_segmenter(preprocessor, kprototypes_model, "kprototypes",
                            kprototypes_segment_names, sizes, pca)  # fmt: skip
-
-
-def _spark_sample(frame: DataFrame, size: int | None, seed: int) -> DataFrame:
-    rows = frame.count()
-    if size is None or rows <= size:
-        return frame
-    return frame.sample(fraction=min(1.0, 1.1 * size / rows), seed=seed).limit(size)
 
 
 def _points(model_input: DataFrame, kmeans: dict[str, Any], id_column: str) -> np.ndarray:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
 
 from customer_segmentation.features import FeatureSpec
-from customer_segmentation.validation import as_chunks, split_chunks
+from customer_segmentation.validation import ContentHash, as_chunks, split_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -46,29 +45,6 @@ def validate_customers(
     spec = FeatureSpec.from_params(raw_schema, features)
     split = split_chunks(digest.passing(as_chunks(customers_raw)), spec, raw_data_path)
     return split.valid, split.rejected, {**split.summary, "raw_data_sha256": digest.hexdigest()}
-
-
-class ContentHash:
-    """SHA-256 of a table's column names and cell values, whatever its storage or chunking."""
-
-    def __init__(self) -> None:
-        self._digest: Any = None
-
-    def update(self, chunk: pd.DataFrame) -> None:
-        """Add the next rows (the first chunk also gives the column names)."""
-        if self._digest is None:
-            self._digest = hashlib.sha256("\x1f".join(map(str, chunk.columns)).encode())
-        self._digest.update(pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes())
-
-    def passing(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        """The chunks, unchanged, each added to the hash as it goes by."""
-        for chunk in chunks:
-            self.update(chunk)
-            yield chunk
-
-    def hexdigest(self) -> str:
-        """The hash so far."""
-        return self._digest.hexdigest() if self._digest is not None else ""
 
 
 def enforce_rejected_share(
