@@ -114,3 +114,17 @@ def fit_segmenter(
 def segmenter(request, spec):
     """A K-Means and a K-Prototypes segmenter of 400 generated customers."""
     return fit_segmenter(generate_customers(400, seed=3), spec, request.param)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] SparkSession for the Spark unit tests of a test process (~9 s to start)."""
+    from customer_segmentation.spark import start_session
+
+    session = start_session({
+        "spark.master": "local[2]", "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4", "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    })  # fmt: skip
+    yield session
+    session.stop()

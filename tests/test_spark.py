@@ -40,17 +40,6 @@ TABLES = {
 }
 
 
-@pytest.fixture(scope="module")
-def spark():
-    session = on_spark.start_session({
-        "spark.master": "local[2]", "spark.ui.enabled": "false",
-        "spark.sql.shuffle.partitions": "4", "spark.sql.session.timeZone": "UTC",
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-    })  # fmt: skip
-    yield session
-    session.stop()
-
-
 def hostile(table: pd.DataFrame, spec: FeatureSpec, seed: int = 0) -> pd.DataFrame:
     """``table`` (as text) with every row rule broken somewhere, and IDs that repeat."""
     rng = np.random.default_rng(seed)

@@ -1,17 +1,16 @@
-"""`kedro run --env=spark` end to end: training tracked in MLflow with its model registered,
-batch scoring on the executors, and the registered model on a Spark table (spark_udf)."""
+"""`kedro run --env=spark` end to end, on the customer table and its order log (the default,
+`segment_on: both`): training tracked in MLflow with its model registered, batch scoring on
+the executors, and the registered model on a Spark table (spark_udf)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import textwrap
 
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-
-from customer_segmentation.datasets import read_text_csv
-from customer_segmentation.pipelines.data_processing.nodes import ContentHash
 
 from .kedro_project import Project, copy_project
 
@@ -49,16 +48,22 @@ def test_a_spark_training_is_tracked_and_registers_the_model(trained):
     history = client.get_metric_history(run.info.run_id, "k_sweep.inertia")
     assert sorted(metric.step for metric in history) == list(range(2, 6))
     assert run.data.metrics["kprototypes.k"] >= 2
-    whole = ContentHash()
-    whole.update(read_text_csv(trained.data("01_raw/customers.csv"), {}))
-    assert run.data.tags["raw_data_sha256"] == whole.hexdigest()
+    # The table checked is the customers joined with their behaviour, hashed as the pandas
+    # path hashes it (tests/test_spark_behaviour.py compares the two).
+    quality = json.loads(trained.data(f"{SPARK_DATA}/08_reporting/data_quality_summary.json")
+                         .read_text())  # fmt: skip
+    assert run.data.tags["raw_data_sha256"] == quality["raw_data_sha256"] != ""
+    behaviour = spark_output(trained, "04_feature/customer_behaviour.parquet")
+    rfm = spark_output(trained, "07_model_output/rfm_segments.parquet")
+    assert len(behaviour) == len(rfm) == 2000 and rfm["rfm_segment"].nunique() >= 5
     report = trained.data(f"{SPARK_DATA}/08_reporting/segmentation_report.html").read_text()
     assert run.info.run_id in report
 
 
 def test_batch_scoring_on_spark_and_the_registered_model_agree(trained, tmp_path):
-    """A hostile file scored by `--pipelines=inference` on Spark, by the registered model
-    in pandas, and by the registered model as a Spark UDF: the same rows, segments, reasons."""
+    """A hostile file scored with its customers' behaviour from the order log: by
+    `--pipelines=inference` on Spark and on pandas with the same segmenter, by the registered
+    model in pandas and as a Spark UDF: the same rows, segments and reasons."""
     raw = pd.read_csv(trained.data("01_raw/customers.csv"), dtype=str).head(300)
     raw.loc[3, "ID"] = raw.loc[2, "ID"]
     raw.loc[5, "Age"] = "NA"
@@ -70,16 +75,33 @@ def test_batch_scoring_on_spark_and_the_registered_model_agree(trained, tmp_path
     scored = spark_output(trained, "07_model_output/scored_customers.parquet")
     assert len(scored) == 300 and scored["reason"].notna().sum() == 4
     assert scored["ID"].tolist() == raw["ID"].tolist()  # in input order; an ID is text
+    # The pandas scoring path, with the segmenter trained on Spark: behaviour from the log.
+    shutil.copytree(trained.data(f"{SPARK_DATA}/06_models/segmenter.pkl"),
+                    trained.data("06_models/segmenter.pkl"), dirs_exist_ok=True)  # fmt: skip
+    trained.run("--pipelines=inference", f"--params=raw_data_path={path}")
+    by_pandas = pd.read_parquet(trained.data("07_model_output/scored_customers.parquet"))
+    assert by_pandas["segment"].fillna(-1).astype(int).tolist() == (
+        scored["segment"].fillna(-1).astype(int).tolist())
+    assert by_pandas["reason"].tolist() == scored["reason"].tolist()
+    # The registered model takes the customers with their behaviour, as the API does.
     code = textwrap.dedent(f"""
-        import mlflow, pandas as pd
+        import pickle, mlflow, pandas as pd
+        from pathlib import Path
+        from customer_segmentation.behaviour import add_behaviour
+        from customer_segmentation.datasets import read_text_csv
         mlflow.set_tracking_uri({trained.tracking_uri!r})
         model = mlflow.pyfunc.load_model("models:/{MODEL}/1")
+        (pickled,) = Path({str(trained.data(f"{SPARK_DATA}/06_models"))!r}).glob(
+            "segmenter.pkl/*/segmenter.pkl")
+        segmenter = pickle.loads(pickled.read_bytes())
+        lines = read_text_csv({str(trained.data("01_raw/transactions.csv"))!r}, {{}})
         raw = pd.read_csv({str(path)!r}, dtype=str)
-        model.predict(raw).to_json({str(tmp_path / "pandas.json")!r}, orient="records")
+        joined = add_behaviour(raw, lines, segmenter.behaviour, "ID").customers
+        model.predict(joined).to_json({str(tmp_path / "pandas.json")!r}, orient="records")
         from customer_segmentation.spark import start_session
         from pyspark.sql import functions as F
         spark = start_session({{"spark.master": "local[1]", "spark.ui.enabled": "false"}})
-        table = spark.read.csv({str(path)!r}, header=True)
+        table = spark.createDataFrame(joined)
         udf = mlflow.pyfunc.spark_udf(spark, "models:/{MODEL}/1", env_manager="local",
             result_type="ID string, segment double, segment_name string, reason string")
         table = table.repartition(1).withColumn("scored", udf(F.struct(*table.columns)))

@@ -10,7 +10,7 @@ customer the customer table does not hold. ``docs/behaviour.md`` defines every f
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +21,12 @@ from customer_segmentation.schema import (
     ROW_INDEX,
     ColumnSpec,
     RawSchema,
+    RowCheck,
     check_rows,
     integer_identifiers,
     sorted_distinct,
 )
+from customer_segmentation.validation import RAW_ROW
 
 ROLES = ("customer", "timestamp", "amount", "quantity", "unit_price", "order", "category",
          "channel", "status")  # fmt: skip
@@ -232,49 +234,94 @@ def check_lines(raw: pd.DataFrame, schema: TransactionSchema,
     Raises:
         ValueError: A configured column is absent from the log.
     """
+    check_log_columns(raw.columns, schema)
     names = schema.columns
-    absent = [column for column in (*names.values(), *schema.attributes)
-              if column not in raw.columns]  # fmt: skip
-    if absent:
-        raise ValueError(f"The transaction log lacks the configured column(s) {absent}; it has "
-                         f"{list(raw.columns)}")  # fmt: skip
     raw = raw.reset_index(drop=True)
-    check = check_rows(raw.assign(**{ROW_INDEX: np.arange(len(raw))}), schema.required)
+    check = check_line_rules(raw, schema, np.arange(len(raw)))
     reasons, counts = [check.reasons], {rule: dict(found) for rule, found in check.counts.items()}
     repeat = raw.duplicated(keep="first").to_numpy()
     unknown = np.zeros(len(raw), dtype=bool)
     if schema.unknown_customer == "reject" and customers is not None:
         ids = check.typed[names["customer"]]
         unknown = (ids.notna() & ~ids.isin(customers.dropna().unique())).to_numpy()
-    for rule, mask, text in (("repeated_line", repeat, "an exact repeat of an earlier line"),
-                             ("unknown_customer", unknown, f"{names['customer']}: {{value}} is "
-                              "not in the customer table")):  # fmt: skip
+    for rule, mask in (("repeated_line", repeat), ("unknown_customer", unknown)):
         if mask.any():
             shown = raw.loc[mask, names["customer"]].astype("str")
-            reasons.append(pd.Series([text.format(value=value) for value in shown],
+            reasons.append(pd.Series([LINE_REASONS[rule].format(column=names["customer"],
+                                                                value=value) for value in shown],
                                      index=raw.index[mask]))  # fmt: skip
             counts[rule] = {names["customer"]: int(mask.sum())}
     joined = pd.concat(reasons).groupby(level=0, sort=True).agg("; ".join)
     bad = np.zeros(len(raw), dtype=bool)
     bad[joined.index.to_numpy(dtype="int64")] = True
-    rejected = raw[bad].assign(raw_row=np.flatnonzero(bad), reason=joined.to_numpy())
-    return CheckedLines(_typed_lines(raw[~bad], check.typed[~bad], schema), rejected, counts)
+    rejected = raw[bad].assign(**{RAW_ROW: np.flatnonzero(bad)}, reason=joined.to_numpy())
+    return CheckedLines(typed_lines(raw[~bad], check.typed[~bad], schema), rejected, counts)
 
 
-def _typed_lines(raw: pd.DataFrame, typed: pd.DataFrame, schema: TransactionSchema) -> pd.DataFrame:
-    """Kept lines in the layout ``behaviour_features`` reads."""
+# The reasons of the rules across lines, in the order a line's reasons are given.
+LINE_REASONS = {"repeated_line": "an exact repeat of an earlier line",
+                "unknown_customer": "{column}: {value} is not in the customer table"}  # fmt: skip
+
+
+def check_log_columns(columns: Iterable[Any], schema: TransactionSchema) -> None:
+    """Raise ``ValueError`` if a configured column is absent from the log's ``columns``."""
+    columns = list(columns)
+    absent = [column for column in (*schema.columns.values(), *schema.attributes)
+              if column not in columns]  # fmt: skip
+    if absent:
+        raise ValueError(f"The transaction log lacks the configured column(s) {absent}; it has "
+                         f"{columns}")  # fmt: skip
+
+
+def check_line_rules(raw: pd.DataFrame, schema: TransactionSchema, rows: np.ndarray) -> RowCheck:
+    """The rules of each line on its own (``schema.check_rows`` of ``schema.required``), the
+    lines known by their 0-based place in the log, ``rows``."""
+    return check_rows(raw.assign(**{ROW_INDEX: rows}), schema.required)
+
+
+def check_line_batch(raw: pd.DataFrame, schema: TransactionSchema) -> pd.DataFrame:
+    """One batch of a log checked by the rules of a line on its own; the caller checks repeats
+    and unknown customers across the whole log (``spark_behaviour.check_lines_on_spark``).
+
+    Args:
+        raw: ``raw_row`` (the line's place in the whole log), then the log's columns as read.
+        schema: The log's layout.
+
+    Returns:
+        Per line: ``raw_row``; ``reason`` (the rules broken, else missing); the columns of
+        ``CheckedLines.kept``, missing where the line breaks a rule but ``customer``, typed
+        where it parses; on the batch's first line only, ``batch_counts`` (rule → column →
+        lines, JSON).
+    """
+    lines = raw.drop(columns=RAW_ROW)
+    check = check_line_rules(lines, schema, raw[RAW_ROW].to_numpy())
+    passed = check.valid
+    kept = typed_lines(lines[passed], check.typed[passed], schema).set_axis(lines.index[passed])
+    output = kept.reindex(lines.index).assign(
+        customer=check.typed[schema.columns["customer"]],
+        cancelled=kept["cancelled"].reindex(lines.index).astype("boolean"))
+    output.insert(0, "reason", check.reasons.reindex(lines.index))
+    output.insert(0, RAW_ROW, raw[RAW_ROW].to_numpy())
+    output["batch_counts"] = None
+    if len(output):
+        output.iloc[0, -1] = json.dumps(check.counts)
+    return output
+
+
+def typed_lines(raw: pd.DataFrame, typed: pd.DataFrame, schema: TransactionSchema) -> pd.DataFrame:
+    """Kept lines in the layout ``behaviour_features`` reads (``CheckedLines.kept``)."""
     names = schema.columns
     if "amount" in names:
         value = typed[names["amount"]].to_numpy(dtype="float64")
     else:
         value = (typed[names["quantity"]] * typed[names["unit_price"]]).to_numpy(dtype="float64")
-    order = (typed[names["order"]] if "order" in names
-             else pd.Series(np.arange(len(raw)), index=raw.index).astype("str"))  # fmt: skip
+    order = (typed[names["order"]] if "order" in names  # else each line is an order: its place
+             else pd.Series(typed[ROW_INDEX].to_numpy(), index=raw.index).astype("str"))
     cancelled = np.zeros(len(raw), dtype=bool)
     if "status" in names and schema.cancelled_status:
         cancelled |= raw[names["status"]].astype("str").isin(schema.cancelled_status).to_numpy()
     if schema.cancelled_order_prefix:
-        cancelled |= order.str.startswith(schema.cancelled_order_prefix).to_numpy()
+        cancelled |= order.str.startswith(schema.cancelled_order_prefix).to_numpy(dtype=bool)
     if schema.cancelled_negative_quantity and "quantity" in names:
         cancelled |= (typed[names["quantity"]] < 0).to_numpy()
     return pd.DataFrame({
@@ -306,12 +353,17 @@ def default_as_of(lines: pd.DataFrame) -> pd.Timestamp:
     if not len(lines):
         raise ValueError("No transaction line was kept, so there is no date to describe "
                          "behaviour at: set `behaviour.as_of` (or send `as_of`).")  # fmt: skip
-    return (pd.Timestamp(lines["timestamp"].max()).normalize() + pd.Timedelta(days=1)).as_unit("us")
+    return day_after(lines["timestamp"].max())
+
+
+def day_after(newest: Any) -> pd.Timestamp:
+    """The day after a log's newest line: the default ``as_of``."""
+    return (pd.Timestamp(newest).normalize() + pd.Timedelta(days=1)).as_unit("us")
 
 
 def behaviour_features(
     lines: pd.DataFrame, customers: pd.Series, schema: TransactionSchema,
-    as_of: pd.Timestamp, window_days: float,
+    as_of: pd.Timestamp, window_days: float, since: Any = None,
 ) -> pd.DataFrame:  # fmt: skip
     """Each customer's behaviour as of ``as_of``, from the kept lines before it.
 
@@ -328,6 +380,9 @@ def behaviour_features(
         schema: The log's layout (categories and channels).
         as_of: The day the features describe; lines at or after it are left out.
         window_days: The window of ``frequency_window``, in days before ``as_of``.
+        since: The time of the log's first line before ``as_of``, where ``lines`` are a part
+            of the log (``spark_behaviour``); default: of ``lines``. A customer without an
+            order was last seen that long ago (``recency_days``).
 
     Returns:
         One row per customer (index: the identifier), columns ``schema.feature_columns``.
@@ -336,7 +391,11 @@ def behaviour_features(
     n, end = len(index), np.datetime64(pd.Timestamp(as_of), "us").astype("int64")
     time = lines["timestamp"].to_numpy("datetime64[us]").view("int64")
     before = time < end
-    span = (end - time[before].min()) / MICROSECONDS_PER_DAY if before.any() else 0.0
+    if since is None:
+        since = time[before].min() if before.any() else end
+    else:
+        since = np.datetime64(pd.Timestamp(since), "us").astype("int64")
+    span = (end - since) / MICROSECONDS_PER_DAY
     owner = _positions(lines["customer"], index)  # -1: not a customer described
     described = before & (owner >= 0)
     cancelled = lines["cancelled"].to_numpy(dtype=bool)
@@ -582,15 +641,28 @@ def rfm_scores(features: pd.DataFrame) -> pd.DataFrame:
         ``recency_score``, ``frequency_score``, ``monetary_score`` and ``rfm_segment``.
     """
     active = features["no_transactions"] == 0
-    names = ["recency_score", "frequency_score", "monetary_score"]
-    scores = pd.DataFrame(1, index=features.index, columns=names)
-    for score, column, ascending in (("recency_score", "recency_days", False),
-                                     ("frequency_score", "frequency", True),
-                                     ("monetary_score", "monetary_total", True)):  # fmt: skip
-        values = features.loc[active, column]
-        if len(values):
-            rank = values.rank(method="min", ascending=ascending)
-            scores.loc[active, score] = (np.ceil(rank / len(values) * 5)).clip(1, 5).astype(int)
+    ranks = pd.DataFrame(index=features.index)
+    for score, (column, ascending) in RFM_RANKS.items():
+        ranks[score] = features[column].where(active).rank(method="min", ascending=ascending)
+    return rfm_scores_of_ranks(ranks, int(active.sum()))
+
+
+# Each score's column, and whether it ranks from low to high values (1 = lowest).
+RFM_RANKS = {"recency_score": ("recency_days", False), "frequency_score": ("frequency", True),
+             "monetary_score": ("monetary_total", True)}  # fmt: skip
+
+
+def rfm_scores_of_ranks(ranks: pd.DataFrame, active: int) -> pd.DataFrame:
+    """``rfm_scores`` from each customer's ranks among the ``active`` customers (those with
+    transactions; a missing rank otherwise), as ``RFM_RANKS`` ranks them.
+
+    Returns:
+        ``recency_score``, ``frequency_score``, ``monetary_score`` and ``rfm_segment``.
+    """
+    scores = pd.DataFrame(index=ranks.index)
+    for score in RFM_RANKS:
+        quintile = np.ceil(ranks[score].to_numpy(dtype="float64") / max(active, 1) * 5)
+        scores[score] = np.nan_to_num(quintile, nan=1).clip(1, 5).astype("int64")
     frequency_monetary = np.floor(
         (scores["frequency_score"] + scores["monetary_score"]) / 2 + 0.5)
     scores["rfm_segment"] = [

@@ -56,9 +56,6 @@ def register_pipelines() -> dict[str, Pipeline]:
     if configured:
         parameters = _run_parameters()
         segment_on, engine = parameters["segment_on"], parameters.get("engine", "pandas")
-        if engine == "spark" and segment_on != "customers":
-            raise ValueError("On Spark the project segments the customer table alone so far: "
-                             "set segment_on: customers (docs/spark.md)")  # fmt: skip
         options = {"models": _trained_models(parameters), "segment_on": segment_on,
                    "behaviour": segment_on != "customers", "engine": engine}  # fmt: skip
         for name in configured:

@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -69,6 +70,9 @@ def start_session(config: dict[str, Any]) -> SparkSession:
     another), which has this package; on a cluster the image or the wheel brings it.
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Each conversion the project makes under pandas 3 is tested (tests/test_spark.py): the
+    # warning pyspark gives at every pandas function would only repeat itself in the log.
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     builder = SparkSession.builder.appName(config.get("spark.app.name", "customer-segmentation"))
     for key, value in config.items():
         builder = builder.config(key, value)
@@ -136,7 +140,8 @@ def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str,
     whole table, and the reasons joined in the pandas path's order.
 
     Args:
-        raw: The raw table, every column as text.
+        raw: The raw table, every column as text; or already numbered, in order, as
+            ``spark_behaviour.join_behaviour_on_spark`` gives it (``raw_row`` first).
         spec: The feature specification.
         source: Where the table came from, named in messages.
         scoring: Keep what scoring puts the rows back together by: ``raw_row`` in the valid
@@ -146,8 +151,9 @@ def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str,
         RawDataError: A required column is missing, or the table has no rows.
     """
     started = time.perf_counter()
-    check_columns(pd.DataFrame(columns=raw.columns), spec, source)
-    numbered = with_raw_rows(as_pandas_reads(raw))
+    columns = [name for name in raw.columns if name != RAW_ROW]
+    check_columns(pd.DataFrame(columns=columns), spec, source)
+    numbered = raw if RAW_ROW in raw.columns else with_raw_rows(as_pandas_reads(raw))
     dtypes = valid_dtypes(spec.schema, spec.open_codes)
     schema = ddl({RAW_ROW: "bigint", **{TYPED + name: dtype for name, dtype in dtypes.items()},
                   "reason": "string",
@@ -174,7 +180,7 @@ def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str,
     rejected = numbered.join(reasons, on=RAW_ROW)  # the rejected rows as read
     content = ContentHash()
     for _, batch_hashes in hashes:
-        content.add_hashes(raw.columns, batch_hashes)
+        content.add_hashes(columns, batch_hashes)
     summary = {**summarise(source, rows, rows - rejected_rows, counts),
                "raw_data_sha256": content.hexdigest()}
     log_summary(summary)

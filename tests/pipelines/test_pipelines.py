@@ -139,21 +139,32 @@ def test_the_models_fitted_follow_the_features_and_the_served_model(spec):
         trained_models(["kprototypes"], spec, "kmeans")
 
 
-@pytest.mark.parametrize("name", ["data_processing", "feature_engineering", "clustering",
-                                  "reporting", "inference"])  # fmt: skip
-def test_the_spark_twins_write_what_the_pandas_nodes_write(name):
+@pytest.mark.parametrize(("name", "segment_on"), [
+    ("data_processing", "customers"), ("feature_engineering", "customers"),
+    ("clustering", "customers"), ("reporting", "customers"), ("reporting", "both"),
+    ("inference", "customers"), ("inference", "both"), ("inference", "behaviour"),
+    ("behaviour", "both"), ("behaviour", "behaviour"),
+])  # fmt: skip
+def test_the_spark_twins_write_what_the_pandas_nodes_write(name, segment_on):
     """`engine: spark` swaps nodes, not datasets: every pandas output the rest of the project
-    reads is written by a Spark node of the same name (plus the driver's samples)."""
+    reads is written by a Spark node of the same name (plus the driver's samples; the RFM
+    segments are written on Spark and read in pandas, one file: `@spark`, `@pandas`)."""
     pytest.importorskip("pyspark", reason="pyspark is installed by make install")
     import importlib
 
     module = importlib.import_module(f"customer_segmentation.pipelines.{name}")
-    pandas = module.create_pipeline(models=ALGORITHMS)
-    spark = module.create_pipeline(models=ALGORITHMS, engine="spark")
+    options = {"models": ALGORITHMS, "segment_on": segment_on,
+               "behaviour": segment_on != "customers"}  # fmt: skip
+    pandas = module.create_pipeline(**options)
+    spark = module.create_pipeline(**options, engine="spark")
     samples = {f"{table}_sample" for table in ("model_input", "customers_primary",
                "customer_segments", "kprototypes_segments", "kprototypes_input")}  # fmt: skip
-    assert pandas.outputs() <= spark.all_outputs()
-    assert spark.outputs() - samples <= pandas.all_outputs()
-    assert (spark.inputs() - pandas.inputs()) <= samples | {"params:on_spark"}
+
+    def datasets(names):
+        return {name.partition("@")[0] for name in names}  # one file, read as either type
+
+    assert pandas.outputs() <= datasets(spark.all_outputs())
+    assert datasets(spark.outputs()) - samples <= pandas.all_outputs()
+    assert (datasets(spark.inputs()) - pandas.inputs()) <= samples | {"params:on_spark"}
     if name != "inference":  # scoring on Spark puts the segments and the reasons together
         assert {node.name for node in pandas.nodes} <= {node.name for node in spark.nodes}

@@ -77,29 +77,39 @@ def validate_transactions(
     """
     raw = whole_table(transactions_raw)
     checked = check_lines(raw, behaviour_spec.schema, behaviour_customers)
+    summary = lines_summary(len(raw), len(checked.rejected), checked.counts, max_rejected_share)
+    return checked.kept, checked.rejected, summary
+
+
+def lines_summary(lines: int, rejected: int, counts: dict[str, dict[str, int]],
+                  max_rejected_share: float) -> dict[str, Any]:  # fmt: skip
+    """The summary of a checked log: lines read, kept and rejected, and rejections per rule
+    and column; logged.
+
+    Raises:
+        RejectedLinesError: The rejected share is above ``max_rejected_share``.
+    """
     summary = {
-        "lines_raw": len(raw), "lines_kept": len(checked.kept),
-        "lines_rejected": len(checked.rejected),
-        "rejected_share": len(checked.rejected) / max(len(raw), 1),
-        "violations": checked.counts,
+        "lines_raw": lines, "lines_kept": lines - rejected, "lines_rejected": rejected,
+        "rejected_share": rejected / max(lines, 1), "violations": counts,
     }  # fmt: skip
     logger.info("Transaction log: %d lines = %d kept + %d rejected (%.2f%%); %s",
-                len(raw), len(checked.kept), len(checked.rejected),
-                100 * summary["rejected_share"], checked.counts)  # fmt: skip
+                lines, lines - rejected, rejected, 100 * summary["rejected_share"],
+                counts)  # fmt: skip
     if summary["rejected_share"] > max_rejected_share:
-        unknown = sum(checked.counts.get("unknown_customer", {}).values())
+        unknown = sum(counts.get("unknown_customer", {}).values())
         hint = (" Most are of customers the customer table does not hold: is this the log of "
                 "these customers? Give theirs (`--params=transactions_data_path=...`), or "
                 "segment on the table alone (`--params=segment_on=customers`)."
-                if unknown > len(checked.rejected) / 2 else "")  # fmt: skip
+                if unknown > rejected / 2 else "")  # fmt: skip
         raise RejectedLinesError(
-            f"{len(checked.rejected)} of {len(raw)} transaction lines "
+            f"{rejected} of {lines} transaction lines "
             f"({summary['rejected_share']:.1%}) were rejected, above "
             f"transactions.max_rejected_share = {max_rejected_share:.1%}. Each rejected line "
             f"and its reason is in the `transactions_rejected` dataset; per rule: "
-            f"{checked.counts}.{hint}"
+            f"{counts}.{hint}"
         )
-    return checked.kept, checked.rejected, summary
+    return summary
 
 
 def validate_log(

@@ -34,7 +34,7 @@ def add_behaviour_to_score(
     """
     customers = whole_table(customers_raw)
     check_columns(customers, segmenter.spec, raw_data_path,
-                  joined=_behaviour(segmenter).schema.feature_columns)  # fmt: skip
+                  joined=behaviour_of(segmenter).schema.feature_columns)  # fmt: skip
     return _with_behaviour(customers, whole_table(transactions_raw), segmenter, as_of)
 
 
@@ -48,14 +48,14 @@ def log_customers_to_score(
         The customers with their behaviour features, and the transaction lines rejected.
     """
     lines = whole_table(transactions_raw)
-    column = _behaviour(segmenter).schema.columns["customer"]
+    column = behaviour_of(segmenter).schema.columns["customer"]
     customers = pd.DataFrame({segmenter.spec.id_column: lines[column].dropna().unique()})
     return _with_behaviour(customers, lines, segmenter, as_of)
 
 
 def _with_behaviour(customers: pd.DataFrame, lines: pd.DataFrame, segmenter: Segmenter,
                     as_of: Any) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
-    joined = add_behaviour(customers, lines, _behaviour(segmenter), segmenter.spec.id_column,
+    joined = add_behaviour(customers, lines, behaviour_of(segmenter), segmenter.spec.id_column,
                            as_of_date(as_of))  # fmt: skip
     logger.info("Behaviour of %d customers as of %s from %d transaction lines (%d rejected)",
                 len(customers), joined.as_of.date(), len(lines),
@@ -76,7 +76,7 @@ def derive_posted_behaviour(
     """
     if not isinstance(customers_raw, pd.DataFrame) or POSTED not in customers_raw.columns:
         return customers_raw
-    spec, id_column = _behaviour(segmenter), segmenter.spec.id_column
+    spec, id_column = behaviour_of(segmenter), segmenter.spec.id_column
     posted = customers_raw[POSTED].map(lambda cell: cell is not None and cell == cell).to_numpy()
     as_of = customers_raw.get(AS_OF, pd.Series()).dropna()
     table = customers_raw.drop(columns=[POSTED, AS_OF], errors="ignore")
@@ -97,7 +97,12 @@ def derive_posted_behaviour(
     return table
 
 
-def _behaviour(segmenter: Segmenter) -> Any:
+def behaviour_of(segmenter: Segmenter) -> Any:
+    """How the segmenter's training derived behaviour (``BehaviourSpec``).
+
+    Raises:
+        ValueError: It was trained on the customer table alone.
+    """
     if segmenter.behaviour is None:
         raise ValueError("The segmenter was trained on the customer table alone "
                          "(segment_on: customers): score with segment_on: customers.")  # fmt: skip

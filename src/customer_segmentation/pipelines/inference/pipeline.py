@@ -27,19 +27,24 @@ def create_pipeline(segment_on: str = "customers", engine: str = "pandas",
             the joined table, which is what the MLflow model takes.
         engine: ``pandas``, or ``spark``: the customers are scored on the executors.
     """
-    if engine == "spark":
-        return _score_on_spark()
-    scoring = create_model_pipeline(segment_on)
+    scoring = _score_on_spark() if engine == "spark" else create_model_pipeline(segment_on)
     if segment_on == "customers":
         return scoring
+    if engine == "spark":
+        from .spark_nodes import add_behaviour_to_score_on_spark as add_behaviour
+        from .spark_nodes import log_customers_to_score_on_spark as log_customers
+    else:
+        add_behaviour, log_customers = add_behaviour_to_score, log_customers_to_score
+    on_spark = ["params:on_spark"] if engine == "spark" else []
     derive = (
-        Node(add_behaviour_to_score,
+        Node(add_behaviour,
              ["customers_raw", "transactions_raw", "segmenter", "params:behaviour.as_of",
-              "params:raw_data_path"],
+              "params:raw_data_path", *on_spark],
              ["customers_to_score", "scoring_transactions_rejected"],
              name="add_behaviour_to_score")
         if segment_on == "both" else
-        Node(log_customers_to_score, ["transactions_raw", "segmenter", "params:behaviour.as_of"],
+        Node(log_customers,
+             ["transactions_raw", "segmenter", "params:behaviour.as_of", *on_spark],
              ["customers_to_score", "scoring_transactions_rejected"],
              name="log_customers_to_score")
     )  # fmt: skip

@@ -92,5 +92,7 @@ def create_pipeline(
     pipeline = Pipeline([served, *crossed]) + plot_nodes + Pipeline([report])
     if engine != "spark":
         return pipeline
-    return Pipeline(pipeline, inputs={name: f"{name}_sample" for name in SAMPLED_ON_SPARK
-                                      if name in pipeline.inputs()})  # fmt: skip
+    on_spark = {name: f"{name}_sample" for name in SAMPLED_ON_SPARK if name in pipeline.inputs()}
+    if behaviour:  # written on Spark, read here in pandas (Kedro's transcoding)
+        on_spark["rfm_segments"] = "rfm_segments@pandas"
+    return Pipeline(pipeline, inputs=on_spark)
