@@ -81,7 +81,7 @@ bench: install  ## Benchmarks (minutes): the speed targets, serving against mlfl
 	$(BIN)/python benchmarks/behaviour.py
 	$(BIN)/python benchmarks/memory.py
 
-bench-spark: install | $(JAVA)  ## Benchmark (an hour): training on Spark and on pandas at 1, 5 and 10 million customers
+bench-spark: install | $(JAVA)  ## Benchmark (hours): Spark and pandas at 1, 5, 10M customers, 10M and 100M order lines
 	$(BIN)/python benchmarks/spark_scale.py
 
 lint: install  ## Check style with ruff

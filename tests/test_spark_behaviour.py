@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from customer_segmentation.behaviour import BehaviourSpec
+from customer_segmentation.behaviour import BehaviourSpec, add_behaviour
 from customer_segmentation.data_generator import generate_customers, generate_transactions
 from customer_segmentation.datasets import read_text_csv
 from customer_segmentation.features import FeatureSpec
@@ -30,6 +30,10 @@ if shutil.which("java") is None:
 
 from customer_segmentation.pipelines.behaviour import spark_nodes  # noqa: E402 (after skips)
 from customer_segmentation.spark import split_on_spark  # noqa: E402
+from customer_segmentation.spark_behaviour import (  # noqa: E402
+    add_behaviour_on_spark,
+    log_customers_as_read,
+)
 
 
 def hostile_log(log: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -132,3 +136,38 @@ def test_a_generated_log_is_checked_and_described_alike(spark, tmp_path):
     outputs = both_engines(spark, customers, log, tmp_path, lines_per_group=50_000)
     assert_alike(outputs)
     assert outputs["spark"]["summary"]["lines_raw"] == 200_000
+
+
+@pytest.mark.parametrize("segment_on", ["both", "behaviour"])
+def test_customers_to_score_get_the_behaviour_pandas_gives_them(spark, tmp_path, segment_on):
+    """Batch scoring's join (`add_behaviour`): the customers of a file (`both`) or of the
+    log itself (`behaviour`), in their order, with the behaviour their lines show."""
+    parameters = project_parameters(segment_on="both")
+    bspec = BehaviourSpec.from_params(parameters["transactions"], parameters["behaviour"],
+                                      parameters["raw_schema"])  # fmt: skip
+    customers = read_text_csv(PROJECT_ROOT / "data/01_raw/customers.csv", {}).head(500)
+    customers.loc[3, "ID"] = customers.loc[2, "ID"]
+    customers.loc[5, "ID"] = "x"
+    customers.loc[7, "ID"] = customers.loc[7, "ID"] + ".0"
+    log = hostile_log(read_text_csv(PROJECT_ROOT / "data/01_raw/transactions.csv", {}), seed=2)
+    customers_path, log_path = tmp_path / "customers.csv", tmp_path / "transactions.csv"
+    customers.to_csv(customers_path, index=False)
+    log.to_csv(log_path, index=False)
+    lines = spark.read.csv(str(log_path), header=True, inferSchema=False)
+    if segment_on == "both":
+        to_score = read_text_csv(customers_path, {})
+        on_spark = spark.read.csv(str(customers_path), header=True, inferSchema=False)
+    else:  # as the scoring nodes take a log's customers
+        raw_lines = read_text_csv(log_path, {})
+        to_score = pd.DataFrame({"ID": raw_lines["customer_id"].dropna().unique()})
+        on_spark = log_customers_as_read(lines, "customer_id", "ID")
+    expected = add_behaviour(to_score, read_text_csv(log_path, {}), bspec, "ID")
+    joined, rejected, as_of = add_behaviour_on_spark(on_spark, lines, bspec, "ID", None, 3_000)
+    assert as_of == expected.as_of
+    found = joined.toPandas()
+    assert found["raw_row"].is_monotonic_increasing  # in the order scoring puts them back
+    pd.testing.assert_frame_equal(found.drop(columns="raw_row"), expected.customers,
+                                  check_dtype=False)  # fmt: skip
+    rejected = rejected.toPandas().sort_values("raw_row").reset_index(drop=True)
+    assert rejected["reason"].tolist() == expected.rejected_lines["reason"].tolist()
+    assert len(rejected) >= 70
