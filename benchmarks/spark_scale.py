@@ -8,8 +8,8 @@ order log of that many lines (and its customers), and runs the ``behaviour`` pip
 both engines: the log's checks, every customer's behaviour features and RFM scores. The
 peaks are sampled from ``/proc`` every half second over the whole process tree: Spark's
 driver and executors share one JVM in local mode, and its Python side is the driver process
-plus the executors' Python workers. The
-pandas path stops being tried at the first size it fails or passes ``--timeout``.
+plus the executors' Python workers. The pandas path stops being tried at the first size it
+fails or passes ``--timeout``.
 
 Usage: python benchmarks/spark_scale.py [--sizes 1000000 5000000 10000000]
        [--lines 10000000 100000000] [--timeout 1800]
