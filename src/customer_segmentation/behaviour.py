@@ -350,14 +350,18 @@ def default_as_of(lines: pd.DataFrame) -> pd.Timestamp:
     Raises:
         ValueError: There is no line to date it by.
     """
-    if not len(lines):
-        raise ValueError("No transaction line was kept, so there is no date to describe "
-                         "behaviour at: set `behaviour.as_of` (or send `as_of`).")  # fmt: skip
-    return day_after(lines["timestamp"].max())
+    return day_after(lines["timestamp"].max() if len(lines) else None)
 
 
 def day_after(newest: Any) -> pd.Timestamp:
-    """The day after a log's newest line: the default ``as_of``."""
+    """The day after a log's newest line (``None`` without one): the default ``as_of``.
+
+    Raises:
+        ValueError: There is no line to date it by.
+    """
+    if newest is None:
+        raise ValueError("No transaction line was kept, so there is no date to describe "
+                         "behaviour at: set `behaviour.as_of` (or send `as_of`).")  # fmt: skip
     return (pd.Timestamp(newest).normalize() + pd.Timedelta(days=1)).as_unit("us")
 
 

@@ -35,7 +35,6 @@ from customer_segmentation.behaviour import (
     check_log_columns,
     customer_attributes,
     day_after,
-    default_as_of,
     rfm_scores_of_ranks,
     typed_identifiers,
 )
@@ -214,8 +213,7 @@ def behaviour_on_spark(
     """
     id_column = customers.columns[0]
     newest, lines = kept.agg(F.max("timestamp"), F.count(F.lit(1))).first()
-    date = as_of_date(as_of) or (day_after(newest) if newest is not None
-                                 else default_as_of(pd.DataFrame({"timestamp": []})))
+    date = as_of_date(as_of) or day_after(newest)
     end = F.lit(date.isoformat()).cast("timestamp_ntz")
     since = kept.where(F.col("timestamp") < end).agg(F.min("timestamp")).first()[0]
     since = date if since is None else pd.Timestamp(since)
