@@ -21,6 +21,7 @@ WORKERS ?= 1
 CHROMIUM := /usr/bin/chromium
 POSTGRES := /usr/bin/pg_ctlcluster
 JAVA := /usr/bin/java
+BLAS := /usr/lib/$(shell uname -m)-linux-gnu/libblas.so.3
 ROWS ?= 2000
 SEED ?= 2026
 ENV ?=
@@ -61,12 +62,12 @@ $(POSTGRES):
 	else echo "postgresql is not installed: the SQL-source tests will be skipped"; fi
 
 # The Spark tests need Java 17 (and MLlib Debian's BLAS); installed here where apt-get may run, else skipped.
-$(JAVA):
+$(JAVA) $(BLAS) &:
 	@-if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless libopenblas0 >/dev/null; \
 	else echo "java is not installed: the Spark tests will be skipped"; fi
 
-test: install | $(CHROMIUM) $(POSTGRES) $(JAVA)  ## Lint, then run the test suite (with browser tests where Chromium is)
+test: install | $(CHROMIUM) $(POSTGRES) $(JAVA) $(BLAS)  ## Lint, then run the test suite (with browser tests where Chromium is)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -m "not docker and not timing"
 	$(BIN)/pytest -m timing -n 0
@@ -81,7 +82,7 @@ bench: install  ## Benchmarks (minutes): the speed targets, serving against mlfl
 	$(BIN)/python benchmarks/behaviour.py
 	$(BIN)/python benchmarks/memory.py
 
-bench-spark: install | $(JAVA)  ## Benchmark (hours): Spark and pandas at 1, 5, 10M customers, 10M and 100M order lines
+bench-spark: install | $(JAVA) $(BLAS)  ## Benchmark (hours): Spark and pandas at 1, 5, 10M customers, 10M and 100M order lines
 	$(BIN)/python benchmarks/spark_scale.py
 
 lint: install  ## Check style with ruff

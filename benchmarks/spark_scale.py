@@ -105,7 +105,7 @@ def _measure(options: list[str], params: dict, project: Path, timeout: float
             tail = log.read().decode(errors="replace")[-1500:]
             print(f"{' '.join(command)}: {status}\n{tail}", file=sys.stderr)
             return ("timeout" if status == "timeout" else "failed", "", "", "")
-    gb = [f"{peak / 2**30:.2f}" for peak in (peaks.jvm, peaks.python, peaks.total)]
+    gb = [f"{peak / 2**30:.2f}" if peak else "–" for peak in (peaks.jvm, peaks.python, peaks.total)]
     return (f"{seconds:.0f}", *gb)
 
 
