@@ -65,7 +65,7 @@ $(POSTGRES):
 $(JAVA) $(BLAS) &:
 	@-if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless libopenblas0 >/dev/null; \
-	else echo "java is not installed: the Spark tests will be skipped"; fi
+	else echo "Java 17 or Debian's BLAS is missing: without Java the Spark tests are skipped, without BLAS MLlib uses Java's"; fi
 
 test: install | $(CHROMIUM) $(POSTGRES) $(JAVA) $(BLAS)  ## Lint, then run the test suite (with browser tests where Chromium is)
 	$(BIN)/ruff check src tests benchmarks
