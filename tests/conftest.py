@@ -35,6 +35,18 @@ def project_parameters(env: str | None = None, segment_on: str | None = "custome
     return loader["parameters"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files of end-to-end (``slow``) tests first, the rest in collection order.
+
+    ``--dist loadfile`` hands the workers whole files in this order (with
+    ``--no-loadscope-reorder``; xdist would otherwise put the files with the most tests
+    first, which leaves the long runs of few tests to the end): the short files then fill
+    both workers at the end instead of one worker finishing a long file alone.
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.fixture(scope="session")
 def parameters() -> dict[str, Any]:
     return project_parameters()

@@ -7,6 +7,7 @@ worker). Skipped where there is no Java or no pyspark (``make install`` brings p
 
 from __future__ import annotations
 
+import functools
 import shutil
 
 import numpy as np
@@ -61,46 +62,49 @@ def hostile(table: pd.DataFrame, spec: FeatureSpec, seed: int = 0) -> pd.DataFra
     return table
 
 
-def pandas_and_spark(spark, table: pd.DataFrame, spec: FeatureSpec, tmp_path, sep: str = ","):
-    """The pandas split and the Spark split of one CSV file of ``table``."""
-    path = table_path(tmp_path)
+def pandas_and_spark(spark, table: pd.DataFrame, spec: FeatureSpec, path, sep: str = ","):
+    """The pandas split and the Spark split of ``table`` written to the CSV file ``path``."""
     table.to_csv(path, index=False, sep=sep)
     pandas_split = split_rows(read_text_csv(path, {"sep": sep}), spec, str(path))
     raw = spark.read.csv(str(path), header=True, sep=sep, inferSchema=False)
     return pandas_split, on_spark.split_on_spark(raw, spec, str(path))
 
 
+@pytest.fixture(scope="module")
+def hostile_split(spark, tmp_path_factory):
+    """A table of ``TABLES`` by name, ``hostile``, split by each engine once for the tests
+    that compare them: its spec, file, the pandas split and the Spark split."""
+
+    @functools.cache
+    def split(name: str):
+        env, path, options = TABLES[name]
+        parameters = project_parameters(env)
+        spec = FeatureSpec.from_params(parameters["raw_schema"], parameters["features"])
+        hostile_path = tmp_path_factory.mktemp(name) / "customers.csv"
+        expected, found = pandas_and_spark(spark, hostile(read_text_csv(path, options), spec),
+                                           spec, hostile_path, options.get("sep", ","))  # fmt: skip
+        return spec, hostile_path, expected, found
+
+    return split
+
+
 @pytest.mark.parametrize("name", TABLES)
-def test_spark_rejects_the_rows_pandas_rejects_for_the_same_reasons(spark, name, tmp_path):
-    env, path, options = TABLES[name]
-    parameters = project_parameters(env)
-    spec = FeatureSpec.from_params(parameters["raw_schema"], parameters["features"])
-    table = hostile(read_text_csv(path, options), spec)
-    expected, found = pandas_and_spark(spark, table, spec, tmp_path, options.get("sep", ","))
+def test_spark_rejects_the_rows_pandas_rejects_for_the_same_reasons(hostile_split, name):
+    spec, path, expected, found = hostile_split(name)
     rejected = found.rejected.toPandas().sort_values("raw_row").reset_index(drop=True)
     pd.testing.assert_frame_equal(
         rejected[["raw_row", "reason"]], expected.rejected[["raw_row", "reason"]],
         check_dtype=False,
     )  # fmt: skip
     assert len(expected.rejected) >= 40
-    assert found.summary == expected.summary | {"raw_data_sha256": digest(table_path(tmp_path),
-                                                                          options)}  # fmt: skip
+    digest = ContentHash()  # the pandas path's content hash of the file
+    digest.update(read_text_csv(path, TABLES[name][2]))
+    assert found.summary == expected.summary | {"raw_data_sha256": digest.hexdigest()}
     valid = found.valid.toPandas().sort_values(spec.id_column).reset_index(drop=True)
     pd.testing.assert_frame_equal(
         valid, expected.valid.sort_values(spec.id_column).reset_index(drop=True),
         check_dtype=False,
     )  # fmt: skip
-
-
-def table_path(tmp_path):
-    return tmp_path / "customers.csv"
-
-
-def digest(path, options) -> str:
-    """The pandas path's content hash of a file (``ContentHash``)."""
-    content = ContentHash()
-    content.update(read_text_csv(path, options))
-    return content.hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +113,8 @@ def generated(spark, tmp_path_factory):
     parameters = project_parameters()
     spec = FeatureSpec.from_params(parameters["raw_schema"], parameters["features"])
     table = hostile(generate_customers(200_000, seed=11), spec, seed=1)
-    pandas_split, spark_split = pandas_and_spark(spark, table, spec,
-                                                 tmp_path_factory.mktemp("generated"))  # fmt: skip
+    path = tmp_path_factory.mktemp("generated") / "customers.csv"
+    pandas_split, spark_split = pandas_and_spark(spark, table, spec, path)
     return spec, pandas_split, spark_split
 
 
@@ -124,15 +128,12 @@ def test_a_generated_table_is_split_alike(generated):
 
 
 @pytest.mark.parametrize("name", [*TABLES, "generated"])
-def test_features_fitted_on_spark_agree_to_1e_9(spark, name, generated, tmp_path):
+def test_features_fitted_on_spark_agree_to_1e_9(hostile_split, name, generated):
+    """Fitted on the rows each engine keeps of a hostile table."""
     if name == "generated":
         spec, expected, found = generated
     else:
-        env, path, options = TABLES[name]
-        parameters = project_parameters(env)
-        spec = FeatureSpec.from_params(parameters["raw_schema"], parameters["features"])
-        expected, found = pandas_and_spark(spark, read_text_csv(path, options), spec, tmp_path,
-                                           options.get("sep", ","))  # fmt: skip
+        spec, _, expected, found = hostile_split(name)
     pandas_fit = fit_features(expected.valid, spec)
     spark_fit = on_spark.fit_features_on_spark(found.valid, spec)
     np.testing.assert_allclose(spark_fit.centres, pandas_fit.centres, rtol=1e-9, atol=1e-12)

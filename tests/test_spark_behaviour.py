@@ -131,11 +131,11 @@ def test_the_embedded_log_is_checked_and_described_alike(spark, tmp_path):
 
 
 def test_a_generated_log_is_checked_and_described_alike(spark, tmp_path):
-    customers = generate_customers(20_000, seed=5)
-    log = hostile_log(generate_transactions(customers, seed=5).head(200_000), seed=1)
-    outputs = both_engines(spark, customers, log, tmp_path, lines_per_group=50_000)
+    customers = generate_customers(10_000, seed=5)
+    log = hostile_log(generate_transactions(customers, seed=5).head(100_000), seed=1)
+    outputs = both_engines(spark, customers, log, tmp_path, lines_per_group=25_000)
     assert_alike(outputs)
-    assert outputs["spark"]["summary"]["lines_raw"] == 200_000
+    assert outputs["spark"]["summary"]["lines_raw"] == 100_000
 
 
 @pytest.mark.parametrize("segment_on", ["both", "behaviour"])
