@@ -23,7 +23,8 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -355,23 +356,42 @@ def feature_vectors(model_input: DataFrame, id_column: str) -> DataFrame:
     return VectorAssembler(inputCols=columns, outputCol="features").transform(model_input)
 
 
-def fit_kmeans(vectors: DataFrame, k: int, kmeans: dict[str, Any], n_init: int) -> KMeansCentres:
+def fit_kmeans(
+    vectors: DataFrame, k: int, kmeans: dict[str, Any], n_init: int, parallelism: int = 1
+) -> KMeansCentres:
     """The best of ``n_init`` seeded k-means|| fits (pyspark.ml), its segments ordered by
-    ``segments.segment_order``."""
+    ``segments.segment_order``; ``parallelism`` of the fits run at once (``in_parallel``),
+    with the result of running them one after another (the first of equal costs)."""
     from pyspark.ml.clustering import KMeans
 
-    best = None
-    for run in range(n_init):
+    def fit(run: int) -> tuple[float, int, Any]:
         model = KMeans(k=k, seed=kmeans["random_state"] + run, maxIter=kmeans["max_iter"],
                        tol=1e-6, featuresCol="features").fit(vectors)  # fmt: skip
-        cost = model.summary.trainingCost
-        if best is None or cost < best[1]:
-            best = (model, cost)
-    model, cost = best
+        return model.summary.trainingCost, run, model
+
+    cost, _, model = min(in_parallel(vectors.sparkSession, fit, range(n_init), parallelism),
+                         key=lambda fitted: fitted[:2])  # fmt: skip
     centres = np.array(model.clusterCenters())
     sizes = np.array(model.summary.clusterSizes)
     order = segment_order_by_sizes(sizes, centres)
     return KMeansCentres(centres[order], float(cost), tuple(int(size) for size in sizes[order]))
+
+
+def in_parallel(
+    session: SparkSession, function: Callable[[Any], Any], items: Sequence[Any], parallelism: int
+) -> Iterator[Any]:
+    """``map(function, items)`` in ``parallelism`` driver threads, results in item order.
+
+    Spark runs the jobs of the threads at once, as pyspark.ml's ``CrossValidator`` does for
+    its fits: an iteration of k-means|| is a Spark job whose scheduling, more than its
+    arithmetic, takes the time on a table of a few hundred thousand rows, so concurrent fits
+    fill each other's gaps. The threads inherit the session's local properties and tags.
+    """
+    from pyspark.util import inheritable_thread_target
+
+    target = inheritable_thread_target(session)(function)
+    with ThreadPoolExecutor(max(1, min(parallelism, len(items)))) as pool:
+        yield from pool.map(target, items)
 
 
 def assign_on_spark(model_input: DataFrame, model: Any, id_column: str) -> DataFrame:

@@ -19,6 +19,7 @@ from customer_segmentation.spark import (
     assign_on_spark,
     feature_vectors,
     fit_kmeans,
+    in_parallel,
     sampled_rows,
     seeded_sample,
     segment_sizes,
@@ -33,29 +34,35 @@ def sweep_k_on_spark(
     """``sweep_k`` on Spark: k-means|| for every k in ``k_min..k_max``, each fit scored.
 
     Above ``kmeans.sweep_sample_size`` rows the sweep fits a seeded sample, as the pandas
-    path does; each k takes the best of ``on_spark.sweep_n_init`` seeded runs. Silhouette,
-    Calinski-Harabasz and Davies-Bouldin are scikit-learn's, of a seeded sample of
-    ``silhouette_sample_size`` rows on the driver, so that they mean what they mean in a
-    pandas run.
+    path does; each k takes the best of ``on_spark.sweep_n_init`` seeded runs, and
+    ``on_spark.parallelism`` ks are fitted at once. Silhouette, Calinski-Harabasz and
+    Davies-Bouldin are scikit-learn's, of a seeded sample of ``silhouette_sample_size`` rows
+    on the driver, so that they mean what they mean in a pandas run.
 
     Returns:
-        One row per k, with ``sweep_k``'s columns.
+        One row per k, with ``sweep_k``'s columns (``fit_seconds``: the k's own fit, which
+        shares the machine with the fits beside it).
     """
     sample = sampled_rows(model_input, kmeans["sweep_sample_size"], kmeans["random_state"])
     vectors = feature_vectors(sample, id_column).select("features").cache()
     scored = _points(model_input, kmeans, id_column)
     ks = range(kmeans["k_min"], kmeans["k_max"] + 1)
-    rows, started = [], time.perf_counter()
-    for done, k in enumerate(ks, start=1):
+
+    def fit(k: int) -> tuple[KMeansCentres, float]:
         fit_started = time.perf_counter()
-        model = fit_kmeans(vectors, k, kmeans, on_spark["sweep_n_init"])
+        return fit_kmeans(vectors, k, kmeans, on_spark["sweep_n_init"]), (
+            time.perf_counter() - fit_started)
+
+    rows, started = [], time.perf_counter()
+    fits = in_parallel(vectors.sparkSession, fit, ks, on_spark["parallelism"])
+    for done, (k, (model, fit_seconds)) in enumerate(zip(ks, fits, strict=True), start=1):
         sizes = np.array(model.sizes)
         rows.append({"k": k, **_scores(scored, model, kmeans),
                      "smallest_share": float(sizes.min() / sizes.sum()),
-                     "fit_seconds": time.perf_counter() - fit_started})  # fmt: skip
+                     "fit_seconds": fit_seconds})  # fmt: skip
         elapsed = time.perf_counter() - started
         logger.info("k sweep on Spark: k=%d done (%d of %d) in %.1f s; elapsed %.1f s, about "
-                    "%.0f s left", k, done, len(ks), rows[-1]["fit_seconds"], elapsed,
+                    "%.0f s left", k, done, len(ks), fit_seconds, elapsed,
                     elapsed / done * (len(ks) - done))  # fmt: skip
     vectors.unpersist()
     return pd.DataFrame(rows)
@@ -66,10 +73,11 @@ def train_kmeans_on_spark(
     id_column: str,
 ) -> KMeansCentres:  # fmt: skip
     """``train_kmeans`` on Spark: the best of ``on_spark.kmeans_n_init`` seeded k-means||
-    fits on every row, its segments numbered by the stable rule (largest first)."""
+    fits on every row (``on_spark.parallelism`` at once), its segments numbered by the
+    stable rule (largest first)."""
     started = time.perf_counter()
     vectors = feature_vectors(model_input, id_column).select("features").cache()
-    model = fit_kmeans(vectors, k, kmeans, on_spark["kmeans_n_init"])
+    model = fit_kmeans(vectors, k, kmeans, on_spark["kmeans_n_init"], on_spark["parallelism"])
     vectors.unpersist()
     logger.info("Fitted K-Means on Spark with k=%d in %.1f s (inertia %.4g); segment sizes %s",
                 k, time.perf_counter() - started, model.inertia_, list(model.sizes))  # fmt: skip
