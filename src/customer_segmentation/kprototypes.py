@@ -340,26 +340,27 @@ def _run(
 
 
 @numba.njit(cache=True)
-def _dissimilarity(numeric, categorical, point, numeric_centroids, categorical_centroids, k, gamma):
-    """kmodes' dissimilarity of one point to prototype ``k``, summed in kmodes' order."""
-    squared = 0.0
-    for feature in range(numeric.shape[1]):
-        difference = numeric[point, feature] - numeric_centroids[k, feature]
-        squared += difference * difference
-    mismatches = 0
-    for feature in range(categorical.shape[1]):
-        if categorical[point, feature] != categorical_centroids[k, feature]:
-            mismatches += 1
-    return squared + gamma * mismatches
-
-
-@numba.njit(cache=True)
 def _nearest(numeric, categorical, point, numeric_centroids, categorical_centroids, gamma):
+    """The nearest prototype to one point (the first of equal ones) and kmodes' dissimilarity
+    to it: squared distance plus ``gamma`` times the mismatches, summed in kmodes' order.
+
+    A prototype is left as soon as its squared distance alone reaches the best so far: every
+    term is non-negative, so its sum can only grow, and the nearest one and its dissimilarity
+    are those of summing everything (about twice as fast on the benchmark's table).
+    """
     best, best_distance = 0, np.inf
     for k in range(numeric_centroids.shape[0]):
-        distance = _dissimilarity(
-            numeric, categorical, point, numeric_centroids, categorical_centroids, k, gamma
-        )
+        squared = 0.0
+        for feature in range(numeric.shape[1]):
+            difference = numeric[point, feature] - numeric_centroids[k, feature]
+            squared += difference * difference
+        if squared >= best_distance:
+            continue
+        mismatches = 0
+        for feature in range(categorical.shape[1]):
+            if categorical[point, feature] != categorical_centroids[k, feature]:
+                mismatches += 1
+        distance = squared + gamma * mismatches
         if distance < best_distance:
             best, best_distance = k, distance
     return best, best_distance
