@@ -380,13 +380,17 @@ def fit_kmeans(
 def in_parallel(
     session: SparkSession, function: Callable[[Any], Any], items: Sequence[Any], parallelism: int
 ) -> Iterator[Any]:
-    """``map(function, items)`` in ``parallelism`` driver threads, results in item order.
+    """``map(function, items)`` in ``parallelism`` driver threads, results in item order
+    (in this thread when ``parallelism`` is 1).
 
     Spark runs the jobs of the threads at once, as pyspark.ml's ``CrossValidator`` does for
     its fits: an iteration of k-means|| is a Spark job whose scheduling, more than its
     arithmetic, takes the time on a table of a few hundred thousand rows, so concurrent fits
     fill each other's gaps. The threads inherit the session's local properties and tags.
     """
+    if parallelism <= 1:
+        yield from map(function, items)
+        return
     from pyspark.util import inheritable_thread_target
 
     target = inheritable_thread_target(session)(function)
