@@ -239,8 +239,9 @@ def test_a_killed_training_run_changes_nothing_that_is_served(trained):
     other.to_csv(other_path, index=False)
     run = subprocess.Popen(
         [sys.executable, "-m", "kedro", "run", f"--params=raw_data_path={other_path}"],
-        cwd=trained.root, env=trained.env(tracking=True), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        # Unbuffered: the log line arrives when it is written, not a pipe buffer later.
+        cwd=trained.root, env={**trained.env(tracking=True), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 300
     for line in run.stdout:
