@@ -107,7 +107,7 @@ serve: install  ## Serve the last run's model over HTTP (HOST=127.0.0.1 PORT=800
 		--host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 score: install  ## Score a raw customer file (and its customers' orders) with the latest model (RAW=path ENV=)
-	$(BIN)/kedro run --pipelines=inference $(ENV_OPTION) $(if $(RAW),--params=raw_data_path=$(RAW))
+	$(BIN)/customer-segmentation --pipelines=inference $(ENV_OPTION) $(if $(RAW),--params=raw_data_path=$(RAW))
 
 clean:  ## Remove the environment, every pipeline output and the MLflow store
 	rm -rf $(VENV) $(TOOLS) mlflow.db mlartifacts

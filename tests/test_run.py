@@ -19,7 +19,7 @@ from customer_segmentation.api import create_app
 from customer_segmentation.data_generator import generate_customers
 
 from .conftest import PROJECT_ROOT, REFERENCE_CSV, project_parameters
-from .kedro_project import Project, copy_project, shop_customers
+from .kedro_project import OUTPUTS, Project, copy_project, shop_customers
 
 pytestmark = pytest.mark.slow
 OUTPUTS_KPROTOTYPES = "07_model_output/kprototypes_segments.parquet"
@@ -117,13 +117,22 @@ def _imported_packages(project: Project, *args: str) -> set[str]:
     return {name.split(".")[0] for name in lines}
 
 
+def _written_at(project: Project, output: str) -> int:
+    return project.data(OUTPUTS[output]).stat().st_mtime_ns
+
+
 def test_batch_scoring_imports_only_what_scoring_needs(default_run):
-    """Batch scoring loads no plotting, fitting or kmodes code; with tracking off, a session
-    run loads no MLflow either. (The ``kedro`` command imports MLflow whatever it runs:
-    kedro-mlflow's command-line entry point imports it.)"""
+    """Batch scoring loads no plotting, fitting or kmodes code; the project's own command and
+    a session run load no MLflow either. (The ``kedro`` command imports MLflow whatever it
+    runs: kedro-mlflow's command-line entry point imports it.)"""
     project, _ = default_run
     command = _imported_packages(project, "-m", "kedro", "run", "--pipelines=inference")
     assert "pandas" in command and not command & set(NOT_FOR_SCORING)
+    scored_by_kedro, written = project.read_output("scored"), _written_at(project, "scored")
+    own = _imported_packages(project, "-m", "customer_segmentation", "--pipelines=inference")
+    assert "pandas" in own and not own & {*NOT_FOR_SCORING, "mlflow", "kedro_mlflow"}
+    assert _written_at(project, "scored") > written
+    pd.testing.assert_frame_equal(project.read_output("scored"), scored_by_kedro)
     session = ("from kedro.framework.session import KedroSession\n"
                "from kedro.framework.startup import bootstrap_project\n"
                "bootstrap_project('.')\n"

@@ -21,20 +21,24 @@ whole run has succeeded. A killed run leaves its marker, and its version is neve
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import logging
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from kedro.io import AbstractDataset, DataCatalog, DatasetError
 from kedro_datasets._typing import TablePreview
 from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.pickle import PickleDataset
+from pandas._libs.parsers import STR_NA_VALUES
+from pyarrow import csv as pa_csv
 
 from customer_segmentation.schema import RawDataError
 
@@ -92,6 +96,102 @@ def written_numbers(
             fixed = values.str.replace(thousands, "", regex=False) if thousands else values
             frame[column] = fixed.str.replace(decimal, ".", regex=False).where(written, values)
     return frame
+
+
+ARROW_READABLE = frozenset({  # load_args with which pyarrow reads a raw CSV as pandas does
+    "dtype", "chunksize", "sep", "delimiter", "encoding", "quotechar", "doublequote",
+    "escapechar", "na_values", "keep_default_na",
+})  # fmt: skip
+TEXT = pd.StringDtype("pyarrow", na_value=float("nan"))  # what read_csv(dtype=str) gives
+
+
+class _NotAsPandasReads(Exception):
+    """pyarrow read other columns than pandas' header: pandas reads the file."""
+
+
+def arrow_csv_options(load_args: dict[str, Any]) -> dict[str, Any] | None:
+    """``pyarrow.csv`` options that read a CSV as ``pandas.read_csv(**load_args)`` reads it as
+    text, or None where they cannot (a regular expression separator, ``quoting``, missing
+    values by column, ...: pandas reads those files)."""
+    if set(load_args) - ARROW_READABLE or load_args.get("dtype", str) is not str:
+        return None
+    separator = load_args.get("sep", load_args.get("delimiter", ","))
+    quote, escape = load_args.get("quotechar", '"'), load_args.get("escapechar")
+    na_values = load_args.get("na_values")
+    if isinstance(na_values, str):
+        na_values = [na_values]
+    if not all(isinstance(mark, str) and len(mark) == 1 for mark in (separator, quote)) or (
+        escape is not None and not (isinstance(escape, str) and len(escape) == 1)
+    ) or not isinstance(na_values, list | tuple | type(None)):  # fmt: skip
+        return None
+    missing = {str(value) for value in na_values or ()}
+    if load_args.get("keep_default_na", True):
+        missing |= STR_NA_VALUES
+    encoding = codecs.lookup(load_args.get("encoding") or "utf-8").name
+    return {
+        "read_options": {"encoding": "utf8" if encoding == "utf-8" else encoding,
+                         "autogenerate_column_names": True},  # fmt: skip
+        "parse_options": {"delimiter": separator, "quote_char": quote,
+                          "escape_char": escape or False,
+                          "double_quote": bool(load_args.get("doublequote", True)),
+                          "newlines_in_values": True, "ignore_empty_lines": True},  # fmt: skip
+        "convert_options": {"null_values": sorted(missing), "strings_can_be_null": True,
+                            "quoted_strings_can_be_null": True},  # fmt: skip
+    }
+
+
+def _typed(options: dict[str, Any], header: pd.Index) -> dict[str, Any]:
+    """pyarrow's options with every one of the header's columns read as text."""
+    columns = {f"f{number}": pa.string() for number in range(len(header))}
+    return {
+        "read_options": pa_csv.ReadOptions(**options["read_options"]),
+        "parse_options": pa_csv.ParseOptions(**options["parse_options"]),
+        "convert_options": pa_csv.ConvertOptions(**options["convert_options"],
+                                                 column_types=columns),  # fmt: skip
+    }
+
+
+def _regrouped(batches: pa_csv.CSVStreamingReader, rows: int) -> Iterator[pa.Table]:
+    """pyarrow's batches (its header row first) as tables of ``rows`` rows, as pandas'
+    ``chunksize`` gives them; one empty table for a file with a header only."""
+    held: list[pa.RecordBatch] = []
+    count, given, header = 0, 0, True
+    for batch in batches:
+        if header:
+            batch, header = batch.slice(1), False
+        held.append(batch)
+        count += batch.num_rows
+        while count >= rows:
+            table = pa.Table.from_batches(held)
+            yield table.slice(0, rows)
+            rest = table.slice(rows)
+            held, count, given = rest.to_batches(), rest.num_rows, given + rows
+    if count or not given:
+        yield pa.Table.from_batches(held, schema=batches.schema)
+
+
+def _arrow_frame(table: pa.Table, header: pd.Index, first_row: int) -> pd.DataFrame:
+    """A pyarrow table as pandas' ``read_csv(dtype=str)`` gives it: the header's names (pandas
+    makes repeated names unique), text columns, rows numbered from ``first_row``."""
+    if table.num_columns != len(header) or any(
+        column != pa.string() for column in table.schema.types
+    ):  # fmt: skip
+        raise _NotAsPandasReads(f"{table.num_columns} columns, the header has {len(header)}")
+    frame = table.to_pandas(types_mapper={pa.string(): TEXT}.get)
+    frame.columns = header
+    frame.index = pd.RangeIndex(first_row, first_row + len(frame))
+    return frame
+
+
+def _rows_from(chunks: Iterable[pd.DataFrame], first_row: int) -> Iterator[pd.DataFrame]:
+    """The rows of ``chunks`` from row ``first_row`` on."""
+    skip = first_row
+    for chunk in chunks:
+        if skip and skip >= len(chunk):
+            skip -= len(chunk)
+            continue
+        yield chunk.iloc[skip:]
+        skip = 0
 
 
 class AtomicDataCatalog(DataCatalog):
@@ -191,16 +291,59 @@ class RawCSVDataset(CSVDataset):
 
     def load(self) -> pd.DataFrame | Iterator[pd.DataFrame]:
         path = str(self._get_load_path())
+        options = arrow_csv_options(self._load_args) if self._protocol == "file" else None
+        if options is None:
+            return self._read_by_pandas(path)
+        columns = self._copy(_load_args={**self._load_args, "nrows": 0, "chunksize": None})
+        header = columns._pandas_load(path).columns  # pandas' names, its errors for the file
+        if len(header) < 2:  # pandas skips a line of spaces, where pyarrow reads a value
+            return self._read_by_pandas(path)
+        chunk_rows = self._load_args.get("chunksize")
+        if chunk_rows is None:
+            return written_numbers(self._arrow_table(path, header, options), **self._number_marks)
+        return self._arrow_chunks(path, header, options, chunk_rows)
+
+    def _read_by_pandas(self, path: str) -> pd.DataFrame | Iterator[pd.DataFrame]:
+        table = self._pandas_load(path)
+        if isinstance(table, pd.DataFrame):
+            return written_numbers(table, **self._number_marks)
+        return self._chunks(table, path)
+
+    def _pandas_load(self, path: str) -> Any:
         try:
-            table = super().load()
+            return super().load()
         except DatasetError as wrapped:  # Kedro wraps the reader's own error
             known = _read_error(path, wrapped.__cause__, self._load_args, self._fs)
             if known is None:
                 raise
             raise known from wrapped.__cause__
-        if isinstance(table, pd.DataFrame):
-            return written_numbers(table, **self._number_marks)
-        return self._chunks(table, path)
+
+    def _arrow_table(self, path: str, header: pd.Index, options: dict[str, Any]) -> pd.DataFrame:
+        """The whole file, read by pyarrow on every core; by pandas where pyarrow stops."""
+        try:
+            table = pa_csv.read_csv(path, **_typed(options, header))
+            return _arrow_frame(table.slice(1), header, 0)  # its first row is the header
+        except (pa.ArrowException, ValueError, _NotAsPandasReads) as error:
+            logger.info("pandas reads %s (pyarrow could not: %s)", path, error)
+            return self._pandas_load(path)
+
+    def _arrow_chunks(
+        self, path: str, header: pd.Index, options: dict[str, Any], chunk_rows: int
+    ) -> Iterator[pd.DataFrame]:
+        """The file ``chunk_rows`` rows at a time, read by pyarrow; where pyarrow stops (a
+        ragged row, a byte the encoding refuses), pandas reads on from the first row not yet
+        given, with its own handling and errors."""
+        given = 0
+        try:
+            reader = pa_csv.open_csv(path, **_typed(options, header))
+            for table in _regrouped(reader, chunk_rows):
+                frame = _arrow_frame(table, header, given)
+                given += len(frame)
+                yield written_numbers(frame, **self._number_marks)
+        except (pa.ArrowException, ValueError, _NotAsPandasReads) as error:
+            logger.info("pandas reads %s from row %d on (pyarrow could not: %s)", path, given,
+                        error)  # fmt: skip
+            yield from _rows_from(self._chunks(self._pandas_load(path), path), given)
 
     def preview(self, nrows: int = 5) -> TablePreview:
         head = self._copy(_load_args={**self._load_args, "nrows": nrows, "chunksize": None})

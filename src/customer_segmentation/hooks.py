@@ -1,7 +1,8 @@
 """Project hooks: one run at a time, versions served only after success, traceable runs.
 
-- ``TrackedRunsHook``: kedro-mlflow's hook, for every command but a ``kedro run`` of untracked
-  pipelines only (batch scoring by default), which then never imports MLflow.
+- ``TrackedRunsHook``: kedro-mlflow's hook, for every command but a run (``kedro run``,
+  ``customer-segmentation``) of untracked pipelines only (batch scoring by default), which
+  then never imports MLflow.
 - ``RunLockHook``: runs in one project are serialised by a lock file; a second run says it
   is waiting. The operating system releases the lock of a killed run.
 - ``RunCompletionHook``: when a run has succeeded, the versions it wrote of
@@ -49,12 +50,13 @@ def untracked_pipelines() -> list[str]:
 
 
 def untracked_run() -> bool:
-    """Whether this session tracks nothing: a ``kedro run`` of untracked pipelines only, or a
-    session started from Python (a notebook, a script) while tracking is off."""
+    """Whether this session tracks nothing: a run (Kedro's ``run`` command, whatever it is
+    called by) of untracked pipelines only, or a session started from Python (a notebook, a
+    script) while tracking is off."""
     command = click.get_current_context(silent=True)
     if command is None:
         return set(ALL_PIPELINES) <= set(untracked_pipelines())
-    if command.info_name != "run":  # kedro mlflow ui, kedro jupyter, ...: the plugin as usual
+    if command.command.name != "run":  # kedro mlflow ui, kedro jupyter, ...: the plugin as usual
         return False
     names = command.params.get("pipelines") or [command.params.get("pipeline") or "__default__"]
     return set(names) <= set(untracked_pipelines())

@@ -473,8 +473,12 @@ def _integer_identifiers(values: pd.Series, missing: pd.Series) -> tuple[pd.Seri
     if values.dtype == object:  # Python objects, as in a DataFrame built by hand: ints stay exact
         values = values.map(_identifier_text, na_action="ignore")
     text = pc.utf8_trim_whitespace(pa.array(values.astype("str").where(~missing), pa.string()))
+    with contextlib.suppress(pa.ArrowInvalid):  # digits alone, within 64 bits: the common case
+        if pc.all(pc.ascii_is_decimal(text)).as_py():
+            exact = pc.cast(text, pa.int64()).to_pandas(types_mapper=pd.ArrowDtype)
+            return exact.set_axis(values.index).astype("Int64"), none, none, none
     integer = pc.fill_null(pc.match_substring_regex(text, r"^[+-]?\d+(\.0*)?$"), False)
-    number = pc.replace_substring_regex(text, r"\.0*$", "")
+    number = pc.replace_substring_regex(text, r"^\+|\.0*$", "")  # Arrow's cast refuses "+"
     digits = pc.replace_substring_regex(number, r"^[+-]?0*(\d)", r"\1")
     negative = pc.starts_with(number, "-")
     limit = pc.if_else(negative, str(INT64_MAX + 1), str(INT64_MAX))

@@ -215,3 +215,19 @@ def test_text_cells_read_as_numbers_exactly_as_pandas_reads_them():
     expected = expected.where(np.isfinite(expected))
     for text in (pd.Series(cells, dtype="str"), pd.Series(cells[:8], dtype="str")):
         pd.testing.assert_series_equal(_numbers(text), expected[: len(text)], check_names=False)
+
+
+def test_identifiers_read_alone_as_in_any_column():
+    """A column of digits alone takes Arrow's integer cast; any other column the rules for
+    every kind of text. Each cell gives the same identifier and masks either way."""
+    from customer_segmentation.schema import _integer_identifiers
+
+    cells = ["007", "42", " 42 ", "+5", "-3", "42.0", "0x10", "1e3", "٣", "", None, "abc",
+             "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+             "00000000000000000000001", "9007199254740993"]  # fmt: skip
+    column = pd.Series(cells, dtype="str")
+    together = _integer_identifiers(column, column.isna())
+    for position, cell in enumerate(cells):
+        alone = pd.Series([cell], dtype="str")
+        for mine, theirs in zip(_integer_identifiers(alone, alone.isna()), together, strict=True):
+            assert mine.tolist() == theirs.iloc[[position]].tolist(), cell
