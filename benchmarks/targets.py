@@ -117,7 +117,7 @@ def main() -> None:
         ours, theirs = _interleaved(args.repeats, (project, [*score, f"raw_data_path={small}"]),
                                     (reference, two_nodes))  # fmt: skip
         rows.append(("scoring start-up, 10 rows", f"{ours:.2f} s", f"{theirs:.2f} s",
-                     f"+{ours - theirs:.2f} s", "<= +1.5 s", ours - theirs <= 1.5))  # fmt: skip
+                     f"{ours - theirs:+.2f} s", "<= +1.5 s", ours - theirs <= 1.5))  # fmt: skip
         segmenter = sorted((project / "data" / "06_models" / "segmenter.pkl").glob("*/*.pkl"))[-1]
         bare = [sys.executable, "-c", BARE_SCRIPT, str(segmenter), str(large), "bare.parquet"]
         floor = _two_node_project(Path(folder) / "two_nodes_large", large)
@@ -161,6 +161,8 @@ def _two_node_project(folder: Path, customers: Path) -> Path:
         (folder / name).write_text(textwrap.dedent(text).lstrip())
     (folder / "data").mkdir()
     shutil.copy(customers, folder / "data" / "customers.csv")
+    # the project's logging, as `KEDRO_LOGGING_CONFIG=conf/logging.yml` (make bench) names it
+    shutil.copy(ROOT / "conf" / "logging.yml", folder / "conf" / "logging.yml")
     return folder
 
 
@@ -211,7 +213,7 @@ def _api(project: Path, folder: Path) -> tuple:
     ours = _launch(project, ["customer_segmentation.api:create_app", "--factory"], "/ready")
     theirs = _launch(folder, ["health_app:app"], "/health")
     return ("API launch to ready", f"{ours[0]:.2f} s, {ours[1] / 2**20:.0f} MB",
-            f"{theirs[0]:.2f} s, {theirs[1] / 2**20:.0f} MB", f"+{ours[0] - theirs[0]:.2f} s",
+            f"{theirs[0]:.2f} s, {theirs[1] / 2**20:.0f} MB", f"{ours[0] - theirs[0]:+.2f} s",
             "<= 5 s, 300 MB", ours[0] <= 5 and ours[1] <= 300 * 2**20)  # fmt: skip
 
 
