@@ -131,3 +131,11 @@ def test_a_raw_file_is_read_as_pandas_reads_it_as_text(tmp_path_factory, header,
     assert isinstance(ours, Exception) == isinstance(theirs, Exception), (ours, theirs)
     if not isinstance(ours, Exception):
         pd.testing.assert_frame_equal(ours, theirs)
+
+
+def test_a_chunk_size_pandas_refuses_is_refused(tmp_path):
+    """``chunksize: 0`` stops with pandas' message (pyarrow's regrouping would never end)."""
+    path = tmp_path / "raw.csv"
+    path.write_text("ID,Name\n1,a\n")
+    with pytest.raises(DatasetError, match="'chunksize' must be an integer >=1"):
+        list(_raw_csv(path, chunksize=0))

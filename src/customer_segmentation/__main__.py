@@ -3,7 +3,7 @@ options of ``kedro run``, e.g. ``customer-segmentation --pipelines=inference``.
 
 Kedro's own ``run`` command, called directly. ``kedro run`` (and the starters' ``__main__``,
 through ``find_run_command``) first loads every plugin's CLI commands, and kedro-mlflow's
-import MLflow: about 2 s of every batch scoring run here, for commands the run never uses.
+import MLflow: 1–2 s of every batch scoring run here, for commands the run never uses.
 No installed plugin replaces ``run``, so the run is the same.
 """
 

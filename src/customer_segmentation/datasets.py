@@ -109,12 +109,18 @@ class _NotAsPandasReads(Exception):
     """pyarrow read other columns than pandas' header: pandas reads the file."""
 
 
+ARROW_STOPS = (pa.ArrowException, ValueError, _NotAsPandasReads)  # where pandas reads on
+
+
 def arrow_csv_options(load_args: dict[str, Any]) -> dict[str, Any] | None:
     """``pyarrow.csv`` options that read a CSV as ``pandas.read_csv(**load_args)`` reads it as
     text, or None where they cannot (a regular expression separator, ``quoting``, missing
     values by column, ...: pandas reads those files)."""
-    if set(load_args) - ARROW_READABLE or load_args.get("dtype", str) is not str:
-        return None
+    chunk_rows = load_args.get("chunksize")
+    if set(load_args) - ARROW_READABLE or load_args.get("dtype", str) is not str or not (
+        chunk_rows is None or (isinstance(chunk_rows, int) and chunk_rows >= 1)
+    ):  # fmt: skip
+        return None  # pandas reads it, or says what is wrong (``chunksize: 0``)
     separator = load_args.get("sep", load_args.get("delimiter", ","))
     quote, escape = load_args.get("quotechar", '"'), load_args.get("escapechar")
     na_values = load_args.get("na_values")
@@ -155,7 +161,7 @@ def _regrouped(batches: pa_csv.CSVStreamingReader, rows: int) -> Iterator[pa.Tab
     """pyarrow's batches (its header row first) as tables of ``rows`` rows, as pandas'
     ``chunksize`` gives them; one empty table for a file with a header only."""
     held: list[pa.RecordBatch] = []
-    count, given, header = 0, 0, True
+    count, given, header = 0, False, True
     for batch in batches:
         if header:
             batch, header = batch.slice(1), False
@@ -165,7 +171,7 @@ def _regrouped(batches: pa_csv.CSVStreamingReader, rows: int) -> Iterator[pa.Tab
             table = pa.Table.from_batches(held)
             yield table.slice(0, rows)
             rest = table.slice(rows)
-            held, count, given = rest.to_batches(), rest.num_rows, given + rows
+            held, count, given = rest.to_batches(), rest.num_rows, True
     if count or not given:
         yield pa.Table.from_batches(held, schema=batches.schema)
 
@@ -298,8 +304,8 @@ class RawCSVDataset(CSVDataset):
         options = arrow_csv_options(self._load_args) if self._protocol == "file" else None
         if options is None:
             return self._read_by_pandas(path)
-        columns = self._copy(_load_args={**self._load_args, "nrows": 0, "chunksize": None})
-        header = columns._pandas_load(path).columns  # pandas' names, its errors for the file
+        head = self._copy(_load_args={**self._load_args, "nrows": 0, "chunksize": None})
+        header = head._pandas_load(path).columns  # pandas' names, its errors for the file
         if len(header) < 2:  # pandas skips a line of spaces, where pyarrow reads a value
             return self._read_by_pandas(path)
         chunk_rows = self._load_args.get("chunksize")
@@ -327,7 +333,7 @@ class RawCSVDataset(CSVDataset):
         try:
             table = pa_csv.read_csv(path, **_typed(options, header))
             return _arrow_frame(table.slice(1), header, 0)  # its first row is the header
-        except (pa.ArrowException, ValueError, _NotAsPandasReads) as error:
+        except ARROW_STOPS as error:
             logger.info("pandas reads %s (pyarrow could not: %s)", path, error)
             return self._pandas_load(path)
 
@@ -344,7 +350,7 @@ class RawCSVDataset(CSVDataset):
                 frame = _arrow_frame(table, header, given)
                 given += len(frame)
                 yield written_numbers(frame, **self._number_marks)
-        except (pa.ArrowException, ValueError, _NotAsPandasReads) as error:
+        except ARROW_STOPS as error:
             logger.info("pandas reads %s from row %d on (pyarrow could not: %s)", path, given,
                         error)  # fmt: skip
             yield from _rows_from(self._chunks(self._pandas_load(path), path), given)
