@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import warnings
 from importlib.metadata import requires
 from pathlib import Path
 from typing import Any
@@ -92,15 +91,13 @@ def _run_parameters() -> dict[str, Any]:
     command = click.get_current_context(silent=True)
     options = command.params if command else {}
     project = find_kedro_project(Path.cwd()) or Path.cwd()
-    with warnings.catch_warnings():  # Kedro's own deprecation notice, printed once already
-        warnings.filterwarnings("ignore", "register_new_resolver", UserWarning)
-        loader = settings.CONFIG_LOADER_CLASS(
-            conf_source=str(project / settings.CONF_SOURCE),
-            env=options.get("env") or os.environ.get("KEDRO_ENV"),
-            runtime_params=options.get("params") or None,
-            **settings.CONFIG_LOADER_ARGS,
-        )  # fmt: skip
-        return loader["parameters"]
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project / settings.CONF_SOURCE),
+        env=options.get("env") or os.environ.get("KEDRO_ENV"),
+        runtime_params=options.get("params") or None,
+        **settings.CONFIG_LOADER_ARGS,
+    )  # fmt: skip
+    return loader["parameters"]
 
 
 def _trained_models(parameters: dict[str, Any]) -> tuple[str, ...]:

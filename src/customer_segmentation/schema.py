@@ -356,21 +356,37 @@ def check_rows(
             )
         typed[name] = column
 
-    ids = typed[schema.id_column]
-    if duplicates:
-        duplicated = ids.notna() & ids.duplicated(keep="first")
-        if earlier is not None:
-            duplicated |= earlier.repeats(ids)
-            earlier.add(ids)
-        flag(DUPLICATE_ID, schema.id_column, duplicated, ids, duplicate_reason(schema.id_column))
-
     typed_frame = pd.DataFrame(typed, index=raw.index)
     reasons = _join_reasons([messages for _, _, messages in findings], raw.index)
     counts: dict[str, dict[str, int]] = {}
     for rule, column, messages in findings:
         counts.setdefault(rule, {})[column] = len(messages)
     valid = ~raw.index.isin(reasons.index)
-    return RowCheck(typed_frame, valid, reasons, counts)
+    check = RowCheck(typed_frame, valid, reasons, counts)
+    return flag_duplicates(check, schema.id_column, earlier) if duplicates else check
+
+
+def flag_duplicates(check: RowCheck, id_column: str,
+                    earlier: EarlierIdentifiers | None = None) -> RowCheck:  # fmt: skip
+    """``check`` with the unique-identifier rule added: a later repeat of an identifier, in
+    these rows or (``earlier``, then updated) in the chunks before them, is rejected.
+
+    The last of ``check_rows``' rules, kept apart so that chunks can be checked by the other
+    rules in any order, and by this one in the table's order (``validation.split_chunks``).
+    """
+    ids = check.typed[id_column]
+    duplicated = ids.notna() & ids.duplicated(keep="first")
+    if earlier is not None:
+        duplicated |= earlier.repeats(ids)
+        earlier.add(ids)
+    if not duplicated.any():
+        return check
+    before, _, after = duplicate_reason(id_column).partition("{value}")
+    messages = (before + show_values(ids[duplicated]) + after).rename(None)
+    index = check.typed.index
+    reasons = _join_reasons([check.reasons.rename(None), messages], index)
+    counts = {**check.counts, DUPLICATE_ID: {id_column: int(duplicated.sum())}}
+    return RowCheck(check.typed, ~index.isin(reasons.index), reasons, counts)
 
 
 def duplicate_reason(id_column: str) -> str:

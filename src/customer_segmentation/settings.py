@@ -1,5 +1,6 @@
 """Kedro project settings (https://docs.kedro.org/en/stable/configure/configuration_basics/)."""
 
+import warnings
 from pathlib import Path
 
 from kedro.utils import find_kedro_project
@@ -14,6 +15,11 @@ from customer_segmentation.hooks import (
     TrackingTagsHook,
     untracked_pipelines,
 )
+
+# Kedro 1.7's config loader calls omegaconf 2.4's deprecated `register_new_resolver` four
+# times per session: notices for Kedro's maintainers that users cannot act on.
+warnings.filterwarnings("ignore", r"register_new_resolver\(\) is deprecated", UserWarning,
+                        module="kedro\\.config\\.omegaconf_config")  # fmt: skip
 
 
 def project_root() -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from customer_segmentation.pipelines.data_processing.nodes import (
     validate_customers,
 )
 from customer_segmentation.schema import ROW_INDEX, RawDataError, RawSchema
+from customer_segmentation.validation import in_order_on_threads
 
 from ...conftest import project_parameters
 
@@ -47,18 +50,50 @@ def test_valid_rows_pass_with_schema_dtypes(raw_customers, raw_schema):
     }
 
 
-def test_a_table_in_chunks_gives_what_the_whole_table_gives(raw_customers, raw_schema):
+@pytest.mark.parametrize("rows_per_chunk", [1, 7, 100])
+def test_a_table_in_chunks_gives_what_the_whole_table_gives(raw_customers, raw_schema,
+                                                           rows_per_chunk):  # fmt: skip
     raw = raw_customers.astype(str)
     raw.loc[3, "Age"] = "old"
     raw.loc[250, "ID"] = raw.loc[10, "ID"]  # repeats an ID of an earlier chunk
     raw.loc[251, "ID"] = raw.loc[250, "ID"]  # and of its own chunk
-    chunks = (raw.iloc[start : start + 100].reset_index(drop=True) for start in (0, 100, 200))
+    raw.loc[[252, 253], "ID"] = raw.loc[20, "ID"]  # and breaks another rule, or does not
+    raw.loc[[20, 252], "Income"] = "-1"
+    chunks = (raw.iloc[start : start + rows_per_chunk].reset_index(drop=True)
+              for start in range(0, len(raw), rows_per_chunk))  # checked on threads
     whole, in_chunks = _validate(raw, raw_schema), _validate(chunks, raw_schema)
     for one, other in zip(whole[:2], in_chunks[:2], strict=True):
         pd.testing.assert_frame_equal(one, other)
-    assert in_chunks[1]["raw_row"].tolist() == [3, 250, 251]
-    assert in_chunks[1]["reason"].str.contains("repeats an earlier row's ID").sum() == 2
+    assert in_chunks[1]["raw_row"].tolist() == [3, 20, 250, 251, 252, 253]
+    assert in_chunks[1]["reason"].str.contains("repeats an earlier row's ID").sum() == 4
+    assert in_chunks[1]["reason"].iloc[4] == (  # the rules' order: the identifier's last
+        f"Income: -1 is outside [0, 10000000]; ID: {raw.loc[20, 'ID']} repeats an earlier "
+        "row's ID"
+    )  # fmt: skip
     assert whole[2] == in_chunks[2]  # the same summary, the same content hash
+    assert whole[2]["violations"]["duplicate_id"] == {"ID": 4}
+
+
+def test_chunks_are_checked_on_threads_in_order_a_few_ahead():
+    taken: list[int] = []
+
+    def chunks():
+        for number in range(30):
+            taken.append(number)
+            yield number
+
+    def check(number):
+        time.sleep(0.002 * (number % 3))  # later chunks finish first
+        if number == 25:
+            raise ValueError("chunk 25")
+        return number * number
+
+    given = []
+    with pytest.raises(ValueError, match="chunk 25"):
+        for number, result in in_order_on_threads(check, chunks(), threads=2):
+            assert len(taken) <= number + 3  # the chunk given, and at most threads + 1 ahead
+            given.append((number, result))
+    assert given == [(number, number * number) for number in range(25)]
 
 
 @pytest.mark.parametrize(
