@@ -61,6 +61,7 @@ def test_default_run_writes_every_layer(default_run):
     assert segments["segment"].nunique() == model.n_clusters
     assert project.latest("06_models/preprocessor.pkl").exists()
     assert "k sweep: k=10 done (9 of 9)" in output and "Pipeline execution completed" in output
+    assert "register_new_resolver" not in output  # Kedro's notice to itself (settings.py)
     kprototypes = pickle.loads(project.latest("06_models/kprototypes_model.pkl").read_bytes())
     kprototypes_segments = pd.read_parquet(project.data(OUTPUTS_KPROTOTYPES))
     assert kprototypes_segments["ID"].tolist() == primary["ID"].tolist()
