@@ -278,8 +278,8 @@ class RawCSVDataset(CSVDataset):
 
     The file is read ``load_args.chunksize`` rows at a time (250,000 unless set; ``null``
     reads it whole): ``load`` returns an iterator of DataFrames, as pandas' ``read_csv`` does
-    with ``chunksize``, and the pipelines check one chunk at a time, so a file is never held
-    whole as text. In a notebook, ``pd.concat(catalog.load("customers_raw"))`` gives the
+    with ``chunksize``, and the pipelines check a chunk per core at once, so a file is never
+    held whole as text. In a notebook, ``pd.concat(catalog.load("customers_raw"))`` gives the
     table.
 
     Every column is read as text unless ``load_args.dtype`` says otherwise: the raw schema,

@@ -28,7 +28,7 @@ def validate_customers(
 
     Args:
         customers_raw: The raw customer table as read: one DataFrame, or its row chunks (a
-            raw dataset read with ``chunksize``), checked one at a time.
+            raw dataset read with ``chunksize``), checked a few at a time.
         raw_schema: The ``raw_schema`` parameter.
         features: The ``features`` parameter (a transform's domain is a row rule too).
         raw_data_path: Path of the raw file, named in error messages.

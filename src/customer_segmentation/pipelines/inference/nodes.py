@@ -115,7 +115,7 @@ def validate_customers_to_score(
     """Split the customers to score by the rules of the schema the segmenter was trained on.
 
     ``customers_raw`` is one DataFrame (the MLflow model's input) or the row chunks of the
-    raw dataset, checked one at a time.
+    raw dataset, checked a few at a time (``validation.split_chunks``).
 
     Returns:
         Valid rows, rejected rows (``raw_row``, ``reason``) and the data-quality summary.
