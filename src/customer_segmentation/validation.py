@@ -103,10 +103,10 @@ def split_chunks(
     rejected: list[pd.DataFrame] = []
     counts: dict[str, dict[str, int]] = {}
     started = time.perf_counter()
-    numbered, check = _numbered(as_chunks(chunks), spec, source), partial(_check_chunk, spec=spec)
+    numbered, check_chunk = _numbered(as_chunks(chunks), spec, source), partial(_check, spec=spec)
     checked = (
-        ((chunk, check(chunk)) for chunk in numbered) if isinstance(chunks, pd.DataFrame)
-        else in_order_on_threads(check, numbered, CHECK_THREADS)
+        ((chunk, check_chunk(chunk)) for chunk in numbered) if isinstance(chunks, pd.DataFrame)
+        else in_order_on_threads(check_chunk, numbered, CHECK_THREADS)
     )  # fmt: skip
     rows = 0
     for number, (chunk, check) in enumerate(checked):
@@ -157,7 +157,7 @@ def _numbered(chunks: Iterable[pd.DataFrame], spec: FeatureSpec,
         yield chunk
 
 
-def _check_chunk(chunk: pd.DataFrame, spec: FeatureSpec) -> RowCheck:
+def _check(chunk: pd.DataFrame, spec: FeatureSpec) -> RowCheck:
     """Every rule of ``check_rows`` but unique identifiers, which need the table's order."""
     return check_rows(chunk, spec.schema, open_codes=spec.open_codes, duplicates=False)
 
@@ -166,8 +166,8 @@ def in_order_on_threads(function: Callable[[T], R], items: Iterable[T],
                         threads: int) -> Iterator[tuple[T, R]]:  # fmt: skip
     """Each item with ``function(item)``, in the items' order, computed on ``threads`` threads.
 
-    At most ``threads + 1`` items are taken ahead of the one given, so memory holds a few
-    chunks, never the whole table. Worth it where ``function`` spends its time in code that
+    At most ``threads`` items are taken ahead of the one given, so memory holds a few chunks,
+    never the whole table. Worth it where ``function`` spends its time in code that
     releases the GIL: Arrow's casts and NumPy's comparisons in ``check_rows`` (1.8 times as
     fast on two cores). An error in ``function`` is raised where its item would be given.
     """
@@ -188,7 +188,7 @@ def _split_chunk(
     counts: dict[str, dict[str, int]],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
     """Valid rows (typed) and rejected rows (as read, ``raw_row`` and ``reason``) of a chunk,
-    from its ``_check_chunk`` and the identifiers of the chunks before it."""
+    from its ``_check`` and the identifiers of the chunks before it."""
     check = flag_duplicates(check, spec.id_column, earlier)
     reasons, found, valid_mask = check.reasons, dict(check.counts), check.valid
     outside = spec.domain_reasons(check.typed[valid_mask])

@@ -91,7 +91,7 @@ def test_chunks_are_checked_on_threads_in_order_a_few_ahead():
     given = []
     with pytest.raises(ValueError, match="chunk 25"):
         for number, result in in_order_on_threads(check, chunks(), threads=2):
-            assert len(taken) <= number + 3  # the chunk given, and at most threads + 1 ahead
+            assert len(taken) <= number + 3  # the chunks given, and at most `threads` ahead
             given.append((number, result))
     assert given == [(number, number * number) for number in range(25)]
 
