@@ -122,11 +122,13 @@ def test_nearest_takes_the_lowest_index_on_a_tie_and_adds_the_extra_cost():
     assert nearest(points, centres, np.array([[1.0, 0.0]] * 3)).tolist() == [1, 1, 0]
 
 
-def test_nearest_gives_the_same_bits_for_a_request_and_for_a_batch():
+@pytest.mark.parametrize("block_rows", [32_768, 1_000])
+def test_nearest_gives_the_same_bits_for_a_request_and_for_a_batch(monkeypatch, block_rows):
     from customer_segmentation import segments
 
+    monkeypatch.setattr(segments, "_BLOCK_ROWS", block_rows)  # 1,000: five blocks on threads
     rng = np.random.default_rng(5)
-    points, centres = rng.normal(size=(4_000, 9)), rng.normal(size=(6, 9))
+    points, centres = rng.normal(size=(4_500, 9)), rng.normal(size=(6, 9))
     assert len(points) * len(centres) * 9 > segments._BROADCAST_LIMIT  # the loop over features
     batch = nearest(points, centres)
     one_by_one = np.concatenate([nearest(point[None, :], centres) for point in points])

@@ -94,10 +94,11 @@ class Segmenter:
     def assign(self, valid: pd.DataFrame) -> pd.DataFrame:
         """Identifier, segment and segment name of valid, typed rows, in input order."""
         segments = self.segments(*self.features.arrays(valid))
+        names = np.array([self.name(k) for k in range(self.k)], object)[segments]
         return pd.DataFrame({
             self.spec.id_column: valid[self.spec.id_column].to_numpy(),
             "segment": segments,
-            "segment_name": np.array([self.name(k) for k in range(self.k)], object)[segments],
+            "segment_name": pd.Series(names, dtype=object),  # as combine_scores gives it
         })  # fmt: skip
 
     def name(self, segment: int) -> str:

@@ -9,14 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,17 +29,16 @@ from customer_segmentation.schema import (
     show_values,
     valid_dtypes,
 )
+from customer_segmentation.threads import CORES, in_order_on_threads
 
 logger = logging.getLogger(__name__)
 DOMAIN = "outside_domain"  # rule name of a value its feature transform cannot take
 RAW_ROW = "raw_row"  # 0-based data row of a raw table, in rejected rows
 TYPED = "typed__"  # ``check_batch``: the prefix of each column's typed, valid value
-# Chunks checked at once: the cores this process may use, up to 4 (beyond, the reading and
-# the ordered steps in the calling thread are the bound, and each thread holds a chunk).
-CHECK_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                    else os.cpu_count() or 1)  # fmt: skip
-T = TypeVar("T")
-R = TypeVar("R")
+# Chunks checked at once: check_rows spends its time in Arrow's casts and NumPy's comparisons
+# (1.8 times as fast on two cores). Up to 4: beyond, the reading and the ordered steps in the
+# calling thread are the bound, and each thread holds a chunk.
+CHECK_THREADS = min(4, CORES)
 
 
 @dataclass(frozen=True)
@@ -160,27 +156,6 @@ def _numbered(chunks: Iterable[pd.DataFrame], spec: FeatureSpec,
 def _check(chunk: pd.DataFrame, spec: FeatureSpec) -> RowCheck:
     """Every rule of ``check_rows`` but unique identifiers, which need the table's order."""
     return check_rows(chunk, spec.schema, open_codes=spec.open_codes, duplicates=False)
-
-
-def in_order_on_threads(function: Callable[[T], R], items: Iterable[T],
-                        threads: int) -> Iterator[tuple[T, R]]:  # fmt: skip
-    """Each item with ``function(item)``, in the items' order, computed on ``threads`` threads.
-
-    At most ``threads`` items are taken ahead of the one given, so memory holds a few chunks,
-    never the whole table. Worth it where ``function`` spends its time in code that
-    releases the GIL: Arrow's casts and NumPy's comparisons in ``check_rows`` (1.8 times as
-    fast on two cores). An error in ``function`` is raised where its item would be given.
-    """
-    with ThreadPoolExecutor(threads, thread_name_prefix="check") as pool:
-        pending: deque[tuple[T, Future[R]]] = deque()
-        for item in items:
-            pending.append((item, pool.submit(function, item)))
-            if len(pending) > threads:
-                item, future = pending.popleft()
-                yield item, future.result()
-        while pending:
-            item, future = pending.popleft()
-            yield item, future.result()
 
 
 def _split_chunk(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +14,6 @@ from customer_segmentation.pipelines.data_processing.nodes import (
     validate_customers,
 )
 from customer_segmentation.schema import ROW_INDEX, RawDataError, RawSchema
-from customer_segmentation.validation import in_order_on_threads
 
 from ...conftest import project_parameters
 
@@ -72,28 +69,6 @@ def test_a_table_in_chunks_gives_what_the_whole_table_gives(raw_customers, raw_s
     )  # fmt: skip
     assert whole[2] == in_chunks[2]  # the same summary, the same content hash
     assert whole[2]["violations"]["duplicate_id"] == {"ID": 4}
-
-
-def test_chunks_are_checked_on_threads_in_order_a_few_ahead():
-    taken: list[int] = []
-
-    def chunks():
-        for number in range(30):
-            taken.append(number)
-            yield number
-
-    def check(number):
-        time.sleep(0.002 * (number % 3))  # later chunks finish first
-        if number == 25:
-            raise ValueError("chunk 25")
-        return number * number
-
-    given = []
-    with pytest.raises(ValueError, match="chunk 25"):
-        for number, result in in_order_on_threads(check, chunks(), threads=2):
-            assert len(taken) <= number + 3  # the chunks given, and at most `threads` ahead
-            given.append((number, result))
-    assert given == [(number, number * number) for number in range(25)]
 
 
 @pytest.mark.parametrize(
