@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,9 @@ def project_copy(folder: Path) -> Path:
     for part in ("conf", "src"):
         ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "local")
         shutil.copytree(ROOT / part, project / part, ignore=ignore)
+    # Bytecode, as `make install` compiles src: where PYTHONDONTWRITEBYTECODE is set, every
+    # run in the copy would compile the package from source again.
+    compileall.compile_dir(project / "src", quiet=1)
     (project / "conf" / "local").mkdir()
     (project / "conf" / "local" / "parameters.yml").write_text("segment_on: customers\n")
     shutil.copy(ROOT / "pyproject.toml", project)
