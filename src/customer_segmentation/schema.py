@@ -295,14 +295,8 @@ def check_rows(
 
     def flag(rule: str, column: str, mask: pd.Series, shown: pd.Series, text: str) -> None:
         """Record ``text`` (with ``{value}`` filled from ``shown``) for each masked row."""
-        if not mask.any():
-            return
-        before, placeholder, after = text.partition("{value}")
-        if placeholder:
-            messages = before + show_values(shown[mask]) + after
-        else:
-            messages = pd.Series(text, index=shown.index[mask], dtype="object")
-        findings.append((rule, column, messages.rename(None)))
+        if mask.any():
+            findings.append((rule, column, _messages(text, shown[mask])))
 
     for name, spec in schema.columns.items():
         values = raw[name]
@@ -381,12 +375,19 @@ def flag_duplicates(check: RowCheck, id_column: str,
         earlier.add(ids)
     if not duplicated.any():
         return check
-    before, _, after = duplicate_reason(id_column).partition("{value}")
-    messages = (before + show_values(ids[duplicated]) + after).rename(None)
+    messages = _messages(duplicate_reason(id_column), ids[duplicated])
     index = check.typed.index
     reasons = _join_reasons([check.reasons.rename(None), messages], index)
     counts = {**check.counts, DUPLICATE_ID: {id_column: int(duplicated.sum())}}
     return RowCheck(check.typed, ~index.isin(reasons.index), reasons, counts)
+
+
+def _messages(text: str, shown: pd.Series) -> pd.Series:
+    """``text`` for each row of ``shown``, its ``{value}`` (if any) filled from the row."""
+    before, placeholder, after = text.partition("{value}")
+    if placeholder:
+        return (before + show_values(shown) + after).rename(None)
+    return pd.Series(text, index=shown.index, dtype="object")
 
 
 def duplicate_reason(id_column: str) -> str:
