@@ -16,10 +16,13 @@ from customer_segmentation.hooks import (
     untracked_pipelines,
 )
 
-# Kedro 1.7's config loader calls omegaconf 2.4's deprecated `register_new_resolver` four
-# times per session: notices for Kedro's maintainers that users cannot act on.
-warnings.filterwarnings("ignore", r"register_new_resolver\(\) is deprecated", UserWarning,
-                        module="kedro\\.config\\.omegaconf_config")  # fmt: skip
+# Kedro 1.7's config loader (four times per session) and kedro-mlflow's hook (once per
+# tracked run) call omegaconf 2.4's deprecated `register_new_resolver`: notices for their
+# maintainers that users cannot act on.
+warnings.filterwarnings(
+    "ignore", r"register_new_resolver\(\) is deprecated", UserWarning,
+    module=r"kedro\.config\.omegaconf_config|kedro_mlflow\.framework\.hooks\.mlflow_hook",
+)  # fmt: skip
 
 
 def project_root() -> str:
