@@ -30,6 +30,22 @@ from .servers import running_server
 
 pytestmark = pytest.mark.slow
 API_KEY = "clé-secrète-ü"  # not ASCII
+# A run's `sitecustomize`: after saving the dataset HOLD_AFTER_SAVING names, touch HOLD_FLAG
+# and wait there to be killed.
+HOLD_AFTER_SAVING = """
+import os, pathlib, time
+from kedro.io import DataCatalog
+
+_save = DataCatalog.save
+
+def save(self, ds_name, data):
+    _save(self, ds_name, data)
+    if ds_name == os.environ["HOLD_AFTER_SAVING"]:
+        pathlib.Path(os.environ["HOLD_FLAG"]).touch()
+        time.sleep(600)
+
+DataCatalog.save = save
+"""
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +242,7 @@ def test_the_docs_can_be_put_behind_the_key(trained):
         assert client.get("/health").status_code == 200
 
 
-def test_a_killed_training_run_changes_nothing_that_is_served(trained):
+def test_a_killed_training_run_changes_nothing_that_is_served(trained, tmp_path):
     """Items 3 and 7: SIGKILL a tracked training run after it wrote its segmenter; the API
     and batch scoring serve exactly the previous model, and the killed run's MLflow run,
     left RUNNING, is marked FAILED when the next run starts."""
@@ -237,17 +253,22 @@ def test_a_killed_training_run_changes_nothing_that_is_served(trained):
     other = generate_customers(800, seed=99)  # another table: another model if it were served
     other_path = trained.data("01_raw/other.csv")
     other.to_csv(other_path, index=False)
+    # The run holds right after saving its segmenter, so that the kill lands between that
+    # save and the run's completion on a machine of any speed (a sleep raced the run's last
+    # second of plots, report and model logging, and lost on a fast day).
+    (tmp_path / "sitecustomize.py").write_text(HOLD_AFTER_SAVING)
+    held = tmp_path / "held"
+    env = {**trained.env(tracking=True), "PYTHONPATH": str(tmp_path),
+           "HOLD_AFTER_SAVING": "segmenter", "HOLD_FLAG": str(held)}  # fmt: skip
     run = subprocess.Popen(
         [sys.executable, "-m", "kedro", "run", f"--params=raw_data_path={other_path}"],
-        # Unbuffered: the log line arrives when it is written, not a pipe buffer later.
-        cwd=trained.root, env={**trained.env(tracking=True), "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        cwd=trained.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 300
-    for line in run.stdout:
-        if "Saving data to segmenter" in line or time.monotonic() > deadline:
-            break
-    time.sleep(1.0)  # the segmenter is on disk; reporting is running
+    while not held.exists():
+        assert run.poll() is None and time.monotonic() < deadline, "the run never saved it"
+        time.sleep(0.05)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait(timeout=30)
     killed = sorted(trained.data("06_models/segmenter.pkl").iterdir())[-1]
