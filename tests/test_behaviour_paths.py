@@ -67,7 +67,8 @@ def test_batch_scoring_the_mlflow_model_and_the_api_score_transactions_alike(emb
     customers = pd.read_csv(project.data("01_raw/customers.csv")).iloc[::40]  # 50 customers
     path = project.data("01_raw/to_score.csv")
     customers.to_csv(path, index=False)
-    project.run("--pipelines=inference", f"--params=raw_data_path={path}")
+    output = project.run("--pipelines=inference", f"--params=raw_data_path={path}")
+    assert "Ignoring columns" not in output  # the behaviour joined but not segmented on
     batch = project.read_output("scored").set_index("ID")
     trained = project.read_output("segments").set_index("ID").loc[customers["ID"]]
     assert batch["segment"].tolist() == trained["segment"].tolist()
@@ -140,13 +141,13 @@ def body_line(lines: pd.DataFrame) -> dict:
 
 def test_a_transaction_log_alone_is_segmented_and_scored(tmp_path):
     project = copy_project(tmp_path, segment_on="behaviour")
-    project.run()
+    assert "Ignoring columns" not in project.run()  # the behaviour not segmented on
     segmenter = _segmenter(project)
     assert list(segmenter.spec.numeric) == BEHAVIOUR and not segmenter.spec.categorical
     log = pd.read_csv(project.data("01_raw/transactions.csv"))
     segments = project.read_output("segments")
     assert sorted(segments["ID"]) == sorted(log["customer_id"].unique())
-    project.run("--pipelines=inference")
+    assert "Ignoring columns" not in project.run("--pipelines=inference")
     scored = project.read_output("scored")
     assert scored["reason"].isna().all()
     merged = segments.merge(scored, on="ID", suffixes=("", "_scored"))

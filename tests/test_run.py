@@ -62,6 +62,9 @@ def test_default_run_writes_every_layer(default_run):
     assert project.latest("06_models/preprocessor.pkl").exists()
     assert "k sweep: k=10 done (9 of 9)" in output and "Pipeline execution completed" in output
     assert "register_new_resolver" not in output  # Kedro's notice to itself (settings.py)
+    # The behaviour columns it does not segment on are its own, not columns of the user's
+    # file that the schema leaves out.
+    assert "Ignoring columns" not in output
     kprototypes = pickle.loads(project.latest("06_models/kprototypes_model.pkl").read_bytes())
     kprototypes_segments = pd.read_parquet(project.data(OUTPUTS_KPROTOTYPES))
     assert kprototypes_segments["ID"].tolist() == primary["ID"].tolist()

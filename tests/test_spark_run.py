@@ -78,7 +78,8 @@ def test_batch_scoring_on_spark_and_the_registered_model_agree(trained, spark, t
     raw.loc[9, "ID"] = "not an id"
     path = tmp_path / "to_score.csv"
     raw.to_csv(path, index=False)
-    trained.run("--env=spark", "--pipelines=inference", f"--params=raw_data_path={path}")
+    output = trained.run("--env=spark", "--pipelines=inference", f"--params=raw_data_path={path}")
+    assert "Ignoring columns" not in output  # the behaviour joined but not segmented on
     scored = spark_output(trained, "07_model_output/scored_customers.parquet")
     assert len(scored) == 300 and scored["reason"].notna().sum() == 4
     assert scored["ID"].tolist() == raw["ID"].tolist()  # in input order; an ID is text

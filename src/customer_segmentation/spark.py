@@ -23,7 +23,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -132,8 +132,8 @@ class SparkSplit:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str,
-                   scoring: bool = False) -> SparkSplit:  # fmt: skip
+def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str, scoring: bool = False,
+                   derived: Iterable[str] = ()) -> SparkSplit:  # fmt: skip
     """``validation.split_chunks`` on Spark: the same rules, reasons and counts.
 
     Each batch is checked by ``validation.check_batch`` on the executors; repeated
@@ -147,13 +147,15 @@ def split_on_spark(raw: DataFrame, spec: FeatureSpec, source: str,
         source: Where the table came from, named in messages.
         scoring: Keep what scoring puts the rows back together by: ``raw_row`` in the valid
             rows, and ``typed_id`` (the identifier, where it parses) in the rejected ones.
+        derived: Columns the project derived and joined to the table
+            (``validation.check_columns``).
 
     Raises:
         RawDataError: A required column is missing, or the table has no rows.
     """
     started = time.perf_counter()
     columns = [name for name in raw.columns if name != RAW_ROW]
-    check_columns(pd.DataFrame(columns=columns), spec, source)
+    check_columns(pd.DataFrame(columns=columns), spec, source, derived=derived)
     numbered = raw if RAW_ROW in raw.columns else with_raw_rows(as_pandas_reads(raw))
     dtypes = valid_dtypes(spec.schema, spec.open_codes)
     schema = ddl({RAW_ROW: "bigint", **{TYPED + name: dtype for name, dtype in dtypes.items()},

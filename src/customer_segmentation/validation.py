@@ -74,7 +74,8 @@ def split_rows(raw: pd.DataFrame, spec: FeatureSpec, source: str) -> Split:
 
 
 def split_chunks(
-    chunks: pd.DataFrame | Iterable[pd.DataFrame], spec: FeatureSpec, source: str
+    chunks: pd.DataFrame | Iterable[pd.DataFrame], spec: FeatureSpec, source: str,
+    derived: Iterable[str] = (),
 ) -> Split:
     """``split_rows`` of a table read in chunks (pandas' ``chunksize``).
 
@@ -87,6 +88,7 @@ def split_chunks(
         chunks: The raw table's consecutive row chunks, as read (or the whole table).
         spec: The feature specification (its raw schema and transforms).
         source: Where the table came from, named in messages.
+        derived: Columns the project derived and joined to the table (``check_columns``).
 
     Returns:
         Valid rows, rejected rows with their reasons, and the summary.
@@ -99,7 +101,8 @@ def split_chunks(
     rejected: list[pd.DataFrame] = []
     counts: dict[str, dict[str, int]] = {}
     started = time.perf_counter()
-    numbered, check_chunk = _numbered(as_chunks(chunks), spec, source), partial(_check, spec=spec)
+    numbered = _numbered(as_chunks(chunks), spec, source, tuple(derived))
+    check_chunk = partial(_check, spec=spec)
     checked = (
         ((chunk, check_chunk(chunk)) for chunk in numbered) if isinstance(chunks, pd.DataFrame)
         else in_order_on_threads(check_chunk, numbered, CHECK_THREADS)
@@ -138,14 +141,14 @@ def whole_table(table: pd.DataFrame | Iterable[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(list(table), ignore_index=True)
 
 
-def _numbered(chunks: Iterable[pd.DataFrame], spec: FeatureSpec,
-              source: str) -> Iterator[pd.DataFrame]:  # fmt: skip
+def _numbered(chunks: Iterable[pd.DataFrame], spec: FeatureSpec, source: str,
+              derived: tuple[str, ...]) -> Iterator[pd.DataFrame]:  # fmt: skip
     """The chunks indexed by their rows' places in the table (and identified by them, where
     the table has no identifier); the first one's columns checked."""
     rows = 0
     for number, chunk in enumerate(chunks):
         if number == 0:
-            check_columns(chunk, spec, source)
+            check_columns(chunk, spec, source, derived=derived)
         chunk = chunk.set_axis(pd.RangeIndex(rows, rows + len(chunk)))
         if spec.schema.positional_id:  # the identifier is the row's position in the table
             chunk = chunk.assign(**{spec.id_column: chunk.index.to_numpy()})
@@ -265,7 +268,7 @@ def _nullable(dtype: str) -> str:
 
 
 def check_columns(raw: pd.DataFrame, spec: FeatureSpec, source: str,
-                  joined: Iterable[str] = ()) -> None:  # fmt: skip
+                  joined: Iterable[str] = (), derived: Iterable[str] = ()) -> None:  # fmt: skip
     """Stop on a table that lacks a required column: a whole-file problem.
 
     Args:
@@ -273,6 +276,8 @@ def check_columns(raw: pd.DataFrame, spec: FeatureSpec, source: str,
         spec: The feature specification (its raw schema).
         source: Where the table came from, named in the message.
         joined: Columns joined to the table later (behaviour), not required in it.
+        derived: Columns the project derived and joined to it (the behaviour features a run
+            does not segment on): expected, so not among the columns it warns are ignored.
 
     Raises:
         RawDataError: A column is missing, or a positional identifier's name is taken.
@@ -290,7 +295,8 @@ def check_columns(raw: pd.DataFrame, spec: FeatureSpec, source: str,
             "each row's position when it has no id_column: declare that column as the "
             "id_column, or rename it."
         )
-    extra = [column for column in raw.columns if column not in spec.schema.columns]
+    expected = {*spec.schema.columns, *derived}
+    extra = [column for column in raw.columns if column not in expected]
     if extra:
         logger.warning("Ignoring columns not in raw_schema: %s", ", ".join(map(str, extra)))
 

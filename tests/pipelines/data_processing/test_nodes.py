@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from customer_segmentation.behaviour import BehaviourSpec
 from customer_segmentation.config_loader import ProjectConfigLoader
 from customer_segmentation.pipelines.data_processing.nodes import (
     RejectedShareError,
@@ -141,6 +142,24 @@ def test_extra_columns_are_ignored(raw_customers, raw_schema, caplog):
     primary, rejected, _ = _validate(raw, raw_schema)
     assert "Notes" not in primary.columns and rejected.empty
     assert "Ignoring columns not in raw_schema: Notes" in caplog.text
+
+
+def test_joined_behaviour_columns_are_expected_and_the_files_own_extra_ones_named(
+    raw_customers, raw_schema, caplog
+):
+    """With behaviour (``behaviour_spec``), the behaviour columns the run does not segment
+    on are the project's own; a column of the user's file outside the schema is named."""
+    parameters = project_parameters(segment_on="both")
+    spec = BehaviourSpec.from_params(parameters["transactions"], parameters["behaviour"],
+                                     parameters["raw_schema"])  # fmt: skip
+    behaviour = {name: 1.0 for name in spec.schema.feature_columns}
+    raw = raw_customers.assign(**behaviour, Notes="x")
+    primary, rejected, _ = validate_customers(raw, parameters["raw_schema"],
+                                              parameters["features"], PATH, spec)  # fmt: skip
+    assert len(primary) == len(raw) and rejected.empty
+    assert "Ignoring columns not in raw_schema: Notes\n" in caplog.text
+    unchosen = set(spec.schema.feature_columns) - set(parameters["raw_schema"]["columns"])
+    assert unchosen and not set(primary.columns) & unchosen
 
 
 def test_rejected_share_above_threshold_fails_loudly(raw_customers, raw_schema):

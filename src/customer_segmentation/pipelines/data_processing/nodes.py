@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from customer_segmentation.behaviour import BehaviourSpec
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.validation import ContentHash, as_chunks, split_chunks
 
@@ -23,6 +24,7 @@ def validate_customers(
     raw_schema: dict[str, Any],
     features: dict[str, Any],
     raw_data_path: str,
+    behaviour_spec: BehaviourSpec | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Split raw customers into valid rows and rejected rows with a reason each.
 
@@ -32,6 +34,8 @@ def validate_customers(
         raw_schema: The ``raw_schema`` parameter.
         features: The ``features`` parameter (a transform's domain is a row rule too).
         raw_data_path: Path of the raw file, named in error messages.
+        behaviour_spec: Where the run segments on behaviour: how the table's behaviour
+            columns were derived (those not segmented on are expected, and not warned about).
 
     Returns:
         The valid rows with the schema's columns and dtypes; the rejected rows as read, with
@@ -43,8 +47,14 @@ def validate_customers(
     """
     digest = ContentHash()  # of the chunks as they go by: the table is never whole as text
     spec = FeatureSpec.from_params(raw_schema, features)
-    split = split_chunks(digest.passing(as_chunks(customers_raw)), spec, raw_data_path)
+    split = split_chunks(digest.passing(as_chunks(customers_raw)), spec, raw_data_path,
+                         derived_columns(behaviour_spec))
     return split.valid, split.rejected, {**split.summary, "raw_data_sha256": digest.hexdigest()}
+
+
+def derived_columns(behaviour_spec: BehaviourSpec | None) -> tuple[str, ...]:
+    """The behaviour columns the ``behaviour`` pipeline joined to the table, if it ran."""
+    return behaviour_spec.schema.feature_columns if behaviour_spec else ()
 
 
 def enforce_rejected_share(

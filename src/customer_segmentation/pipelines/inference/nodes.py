@@ -123,7 +123,7 @@ def validate_customers_to_score(
     Raises:
         RawDataError: The file lacks a required column or has no rows.
     """
-    split = split_chunks(customers_raw, segmenter.spec, raw_data_path)
+    split = split_chunks(customers_raw, segmenter.spec, raw_data_path, segmenter.derived_columns)
     return split.valid, split.rejected, split.summary
 
 

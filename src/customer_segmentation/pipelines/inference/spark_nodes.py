@@ -63,7 +63,8 @@ def validate_customers_to_score_on_spark(
     Raises:
         RawDataError: The table lacks a required column or has no rows.
     """
-    split = split_on_spark(customers_raw, segmenter.spec, raw_data_path, scoring=True)
+    split = split_on_spark(customers_raw, segmenter.spec, raw_data_path, scoring=True,
+                           derived=segmenter.derived_columns)
     return split.valid, split.rejected, split.summary
 
 
