@@ -169,6 +169,12 @@ class BehaviourSpec:
                    float(behaviour["window_days"]))  # fmt: skip
 
 
+def derived_columns(spec: BehaviourSpec | None) -> tuple[str, ...]:
+    """The behaviour columns ``join_behaviour`` adds to a customer table (none without a
+    ``spec``): the project's own, whichever of them a run segments on."""
+    return spec.schema.feature_columns if spec else ()
+
+
 def as_of_date(value: Any) -> pd.Timestamp | None:
     """A configured or requested ``as_of`` as a timestamp; ``None`` when not set."""
     return pd.Timestamp(value).as_unit("us") if value else None

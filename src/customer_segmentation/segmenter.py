@@ -68,11 +68,6 @@ class Segmenter:
         return self.features.spec
 
     @property
-    def derived_columns(self) -> tuple[str, ...]:
-        """The behaviour columns scoring joins to a customer table (none without behaviour)."""
-        return self.behaviour.schema.feature_columns if self.behaviour else ()
-
-    @property
     def k(self) -> int:
         """Number of segments."""
         return len(self.centres)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from customer_segmentation.behaviour import BehaviourSpec
+from customer_segmentation.behaviour import BehaviourSpec, derived_columns
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.validation import ContentHash, as_chunks, split_chunks
 
@@ -50,11 +50,6 @@ def validate_customers(
     split = split_chunks(digest.passing(as_chunks(customers_raw)), spec, raw_data_path,
                          derived_columns(behaviour_spec))
     return split.valid, split.rejected, {**split.summary, "raw_data_sha256": digest.hexdigest()}
-
-
-def derived_columns(behaviour_spec: BehaviourSpec | None) -> tuple[str, ...]:
-    """The behaviour columns the ``behaviour`` pipeline joined to the table, if it ran."""
-    return behaviour_spec.schema.feature_columns if behaviour_spec else ()
 
 
 def enforce_rejected_share(

@@ -6,11 +6,9 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
-from customer_segmentation.behaviour import BehaviourSpec
+from customer_segmentation.behaviour import BehaviourSpec, derived_columns
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.spark import split_on_spark
-
-from .nodes import derived_columns
 
 
 def validate_customers_on_spark(

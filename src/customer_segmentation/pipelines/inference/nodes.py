@@ -9,7 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from customer_segmentation.behaviour import POSTED, add_behaviour, as_of_date, posted_lines
+from customer_segmentation.behaviour import (
+    POSTED,
+    add_behaviour,
+    as_of_date,
+    derived_columns,
+    posted_lines,
+)
 from customer_segmentation.segmenter import Segmenter, combine_scores
 from customer_segmentation.validation import check_columns, split_chunks, whole_table
 
@@ -123,7 +129,8 @@ def validate_customers_to_score(
     Raises:
         RawDataError: The file lacks a required column or has no rows.
     """
-    split = split_chunks(customers_raw, segmenter.spec, raw_data_path, segmenter.derived_columns)
+    split = split_chunks(customers_raw, segmenter.spec, raw_data_path,
+                         derived_columns(segmenter.behaviour))
     return split.valid, split.rejected, split.summary
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import DataFrame
 
-from customer_segmentation.behaviour import as_of_date
+from customer_segmentation.behaviour import as_of_date, derived_columns
 from customer_segmentation.segmenter import Segmenter
 from customer_segmentation.spark import SparkSplit, scores_on_spark, split_on_spark
 from customer_segmentation.spark_behaviour import add_behaviour_on_spark, log_customers_as_read
@@ -64,7 +64,7 @@ def validate_customers_to_score_on_spark(
         RawDataError: The table lacks a required column or has no rows.
     """
     split = split_on_spark(customers_raw, segmenter.spec, raw_data_path, scoring=True,
-                           derived=segmenter.derived_columns)
+                           derived=derived_columns(segmenter.behaviour))
     return split.valid, split.rejected, split.summary
 
 
