@@ -6,6 +6,7 @@ Load and soak loops are bounded in count and time.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -265,12 +266,15 @@ def test_a_killed_training_run_changes_nothing_that_is_served(trained, tmp_path)
         cwd=trained.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not held.exists():
-        assert run.poll() is None and time.monotonic() < deadline, "the run never saved it"
-        time.sleep(0.05)
-    os.killpg(run.pid, signal.SIGKILL)
-    run.wait(timeout=30)
+    try:
+        deadline = time.monotonic() + 300
+        while not held.exists():
+            assert run.poll() is None and time.monotonic() < deadline, "the run never saved it"
+            time.sleep(0.05)
+    finally:  # killed in any case: a held run would keep the project's run lock
+        with contextlib.suppress(ProcessLookupError):  # unless it has ended
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=30)
     killed = sorted(trained.data("06_models/segmenter.pkl").iterdir())[-1]
     assert (killed / "_INCOMPLETE").exists() and killed.name != facts["dataset_version"]
 
