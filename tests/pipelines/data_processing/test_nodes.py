@@ -145,7 +145,7 @@ def test_extra_columns_are_ignored(raw_customers, raw_schema, caplog):
 
 
 def test_joined_behaviour_columns_are_expected_and_the_files_own_extra_ones_named(
-    raw_customers, raw_schema, caplog
+    raw_customers, caplog
 ):
     """With behaviour (``behaviour_spec``), the behaviour columns the run does not segment
     on are the project's own; a column of the user's file outside the schema is named."""
