@@ -92,15 +92,18 @@ def test_kedro_viz_renders_every_pipeline(built, browser, viz_site):
 
 def _unfolded(pipeline: dict) -> list[dict]:
     """The nodes kedro-viz draws with namespaces folded: a namespace's tasks are one group,
-    and a dataset both written and read inside it is hidden in it."""
-    nodes, edges = pipeline["nodes"], {(e["source"], e["target"]) for e in pipeline["edges"]}
-    folded = {n["id"] for n in nodes if n["type"] == "task" and n.get("modular_pipelines")}
+    and a dataset written and read inside it, and by no task outside it, is hidden in it."""
+    nodes, edges = pipeline["nodes"], [(e["source"], e["target"]) for e in pipeline["edges"]]
+    tasks = {n["id"]: (n.get("modular_pipelines") or [None])[0] for n in nodes
+             if n["type"] == "task"}  # fmt: skip
 
     def inside(node: dict) -> bool:
         if node["type"] == "task":
-            return node["id"] in folded
-        return (any((task, node["id"]) in edges for task in folded)
-                and any((node["id"], task) in edges for task in folded))  # fmt: skip
+            return tasks[node["id"]] is not None
+        writers = {source for source, target in edges if target == node["id"] and source in tasks}
+        readers = {target for source, target in edges if source == node["id"] and target in tasks}
+        groups = {tasks[task] for task in writers | readers}
+        return bool(writers and readers) and len(groups) == 1 and None not in groups
 
     return [node for node in nodes if not inside(node)]
 
