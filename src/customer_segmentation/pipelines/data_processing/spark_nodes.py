@@ -25,7 +25,7 @@ def validate_customers_on_spark(
         raw_schema: The ``raw_schema`` parameter.
         features: The ``features`` parameter (a transform's domain is a row rule too).
         raw_data_path: Path of the raw file, named in messages.
-        behaviour_spec: As ``validate_customers``'.
+        behaviour_spec: As in ``validate_customers``.
 
     Returns:
         As ``validate_customers``: the valid rows, typed; the rejected rows as read, with
